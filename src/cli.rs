@@ -1,0 +1,376 @@
+//! The command line: `run`, `validate`, `bench`.
+//!
+//! Exit codes: 0 ok; 1 an expectation or regression failed; 2 bad input or usage.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Diagnostic, FileKind, LoadedScenario, Loader, Severity};
+use crate::montecarlo::{RunOptions, run_scenario};
+use crate::report;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chaoscal",
+    version,
+    about = "Deterministic chaos-experiment simulator for multi-region payments meshes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run scenario files or whole catalog folders.
+    Run {
+        /// Scenario files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Replications per scenario (default: the scenario's `run.replications`).
+        #[arg(long)]
+        replications: Option<u64>,
+        /// Seed (default: the scenario's `run.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Results folder; each experiment writes into <out>/<experiment>/.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Run only this replication (to replay one seen in a larger run).
+        #[arg(long)]
+        replication: Option<u64>,
+        /// No progress bar, no console summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check files and catalogs: schema, references, ranges, call cycles.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Measure simulated events per second (an event: an arrival or a service completion).
+    Bench {
+        /// `mm1`, `mmc` (M/M/4 of the peer models) or a scenario file.
+        #[arg(long, default_value = "mmc")]
+        model: String,
+        /// External arrivals per replication, for mm1/mmc.
+        #[arg(long, default_value_t = 1_000_000)]
+        arrivals: u64,
+        /// Replications to run.
+        #[arg(long, default_value_t = 4)]
+        replications: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run {
+            paths,
+            replications,
+            seed,
+            threads,
+            out,
+            replication,
+            quiet,
+        } => cmd_run(&paths, replications, seed, threads, &out, replication, quiet),
+        Command::Validate { paths } => cmd_validate(&paths),
+        Command::Bench {
+            model,
+            arrivals,
+            replications,
+            threads,
+        } => cmd_bench(&model, arrivals, replications, threads),
+    }
+}
+
+fn print_diagnostics(diags: &[Diagnostic]) {
+    let mut err = std::io::stderr().lock();
+    for d in diags {
+        let _ = writeln!(err, "{d}");
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Loads every scenario under `paths`. Topology files met while walking a
+/// folder are skipped; a topology named explicitly is an error.
+fn load_scenarios(paths: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<Diagnostic>) {
+    let (files, mut diags) = config::collect_toml(paths);
+    let mut loader = Loader::new();
+    let mut loaded = Vec::new();
+    for f in &files {
+        let src = match config::read_source(f) {
+            Ok(s) => s,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        match config::file_kind(&src) {
+            Ok(FileKind::Scenario) => {
+                if let Some(s) = loader.scenario(f) {
+                    loaded.push(s);
+                }
+            }
+            Ok(FileKind::Topology) => {
+                if paths.iter().any(|p| p == f) {
+                    diags.push(Diagnostic::file_error(
+                        f,
+                        "this is a topology; `run` takes scenario files (with an [experiment] table)",
+                    ));
+                }
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    diags.extend(std::mem::take(&mut loader.diagnostics));
+    // Two experiments with one name would write into the same results folder.
+    let mut seen = std::collections::BTreeMap::new();
+    for s in &loaded {
+        if let Some(prev) = seen.insert(s.scenario.name.clone(), s.scenario.path.clone()) {
+            diags.push(Diagnostic::file_error(
+                &s.scenario.path,
+                format!(
+                    "experiment name \"{}\" is also used by {}; names must be unique in a catalog",
+                    s.scenario.name,
+                    prev.display()
+                ),
+            ));
+        }
+    }
+    (loaded, diags)
+}
+
+fn cmd_validate(paths: &[PathBuf]) -> i32 {
+    let (files, mut diags) = config::collect_toml(paths);
+    let mut loader = Loader::new();
+    for f in &files {
+        let src = match config::read_source(f) {
+            Ok(s) => s,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        match config::file_kind(&src) {
+            Ok(FileKind::Scenario) => {
+                loader.scenario(f);
+            }
+            Ok(FileKind::Topology) => {
+                loader.topology(f);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    diags.extend(std::mem::take(&mut loader.diagnostics));
+    dedup(&mut diags);
+    print_diagnostics(&diags);
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diags.len() - errors;
+    eprintln!(
+        "checked {} file(s): {errors} error(s), {warnings} warning(s)",
+        files.len()
+    );
+    if errors > 0 { 2 } else { 0 }
+}
+
+/// Removes repeated diagnostics (a shared topology's warnings are reported once).
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::BTreeSet::new();
+    diags.retain(|d| seen.insert(d.to_string()));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_run(
+    paths: &[PathBuf],
+    replications: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    out: &Path,
+    replication: Option<u64>,
+    quiet: bool,
+) -> i32 {
+    let (loaded, mut diags) = load_scenarios(paths);
+    dedup(&mut diags);
+    if !quiet || diags.iter().any(|d| d.is_error()) {
+        print_diagnostics(&diags);
+    }
+    if diags.iter().any(|d| d.is_error()) {
+        return 2;
+    }
+    let refused: Vec<&LoadedScenario> = loaded.iter().filter(|s| !s.scenario.not_simulated.is_empty()).collect();
+    if !refused.is_empty() {
+        for s in refused {
+            eprintln!(
+                "{}: error: uses what the engine does not simulate yet: {}",
+                s.scenario.path.display(),
+                s.scenario.not_simulated.join(", ")
+            );
+        }
+        return 2;
+    }
+    if let Some(0) = replications {
+        eprintln!("error: --replications must be at least 1");
+        return 2;
+    }
+    if let Some(0) = threads {
+        eprintln!("error: --threads must be at least 1");
+        return 2;
+    }
+    let threads = threads.unwrap_or_else(default_threads);
+    let show_progress = !quiet && std::io::stderr().is_terminal();
+    for ls in &loaded {
+        let scn = &ls.scenario;
+        let seed = seed.unwrap_or(scn.seed);
+        let n = replications.unwrap_or(scn.replications as u64);
+        let opts = match replication {
+            Some(i) => RunOptions {
+                indices: vec![i],
+                seed,
+                threads: 1,
+            },
+            None => RunOptions::first(n, seed, threads),
+        };
+        // The seed first, with a line that replays one replication (TigerBeetle's VOPR habit).
+        eprintln!(
+            "{}: seed {seed}, {} replication(s) on {} thread(s); replay one with: chaoscal run {} --seed {seed} --replication <i>",
+            scn.name,
+            opts.indices.len(),
+            opts.threads,
+            scn.path.display()
+        );
+        let started = Instant::now();
+        let mut progress = |done: usize, total: usize| {
+            if show_progress {
+                let width = 30;
+                let filled = done * width / total.max(1);
+                eprint!(
+                    "\r  [{}{}] {done}/{total}",
+                    "#".repeat(filled),
+                    ".".repeat(width - filled)
+                );
+                if done == total {
+                    eprintln!();
+                }
+            }
+        };
+        let agg = run_scenario(&ls.topology, scn, &opts, &mut progress);
+        let wall_s = started.elapsed().as_secs_f64();
+        let dir = out.join(&scn.name);
+        let summary = match report::write_results(&dir, &ls.topology, scn, &agg) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot write results to {}: {e}", dir.display());
+                return 2;
+            }
+        };
+        let run_json = serde_json::json!({
+            "experiment": scn.name,
+            "wall_s": wall_s,
+            "threads": opts.threads,
+            "replications": agg.replications(),
+            "events": agg.events,
+            "events_per_s": agg.events as f64 / wall_s.max(1e-9),
+        });
+        if let Err(e) = std::fs::write(dir.join("run.json"), format!("{run_json:#}\n")) {
+            eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
+            return 2;
+        }
+        if !quiet {
+            let mut stdout = std::io::stdout().lock();
+            let _ = report::print_summary(&mut stdout, &summary);
+            let _ = writeln!(
+                stdout,
+                "   {} events in {:.2} s ({:.1} M events/s); results in {}\n",
+                agg.events,
+                wall_s,
+                agg.events as f64 / wall_s.max(1e-9) / 1e6,
+                dir.display()
+            );
+        }
+    }
+    0
+}
+
+/// The peer models' M/M/1 (ρ = 0.9) and M/M/4 (ρ = 0.8), time unit 1 ms.
+pub fn peer_model(model: &str, arrivals: u64) -> Option<(String, String)> {
+    let (lam_per_ms, servers) = match model {
+        "mm1" => (0.9, 1),
+        "mmc" => (3.2, 4),
+        _ => return None,
+    };
+    let duration_s = arrivals as f64 / (lam_per_ms * 1000.0);
+    let topo = format!(
+        "name = \"{model}\"\n[[regions]]\nname = \"r\"\n[[flows]]\nname = \"job\"\nentry = \"station\"\n\
+         [[services]]\nname = \"station\"\nregions = [\"r\"]\nconcurrency = {servers}\nqueue = 100000000\n\
+         service_time = {{ dist = \"exp\", mean_ms = 1 }}\n"
+    );
+    let scn = format!(
+        "[experiment]\nname = \"bench-{model}\"\ntopology = \"t.toml\"\n[run]\nduration_s = {duration_s}\n\
+         warmup_s = {}\nreplications = 1\nseed = 1\n[workload]\nrate_per_s = {}\n",
+        duration_s / 10.0,
+        lam_per_ms * 1000.0
+    );
+    Some((topo, scn))
+}
+
+fn cmd_bench(model: &str, arrivals: u64, replications: u64, threads: Option<usize>) -> i32 {
+    let loaded = match peer_model(model, arrivals) {
+        Some((t, s)) => {
+            match config::scenario_from_str(Path::new("bench-topology.toml"), &t, Path::new("bench.toml"), &s) {
+                Ok((l, _)) => l,
+                Err(d) => {
+                    print_diagnostics(&d);
+                    return 2;
+                }
+            }
+        }
+        None => {
+            let (mut loaded, diags) = load_scenarios(&[PathBuf::from(model)]);
+            if diags.iter().any(|d| d.is_error()) || loaded.len() != 1 {
+                print_diagnostics(&diags);
+                eprintln!("error: --model takes mm1, mmc or one scenario file");
+                return 2;
+            }
+            loaded.remove(0)
+        }
+    };
+    let all = threads.unwrap_or_else(default_threads);
+    println!("model {model}: {replications} replication(s)");
+    let mut single = 0.0;
+    for t in [1, all] {
+        let opts = RunOptions::first(replications, loaded.scenario.seed, t);
+        let started = Instant::now();
+        let agg = run_scenario(&loaded.topology, &loaded.scenario, &opts, &mut |_, _| {});
+        let wall = started.elapsed().as_secs_f64();
+        let rate = agg.peer_events as f64 / wall;
+        if t == 1 {
+            single = rate;
+        }
+        println!(
+            "  threads {t}: {:.3} s, {} peer events ({:.2} M/s), {} engine events ({:.2} M/s), speed-up {:.2}x",
+            wall,
+            agg.peer_events,
+            rate / 1e6,
+            agg.events,
+            agg.events as f64 / wall / 1e6,
+            rate / single
+        );
+        if all == 1 {
+            break;
+        }
+    }
+    0
+}

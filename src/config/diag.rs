@@ -1,0 +1,251 @@
+//! Diagnostics: problems in a user's file, located and shown compiler-style.
+//!
+//! Every problem found while reading a file becomes a [`Diagnostic`] carrying
+//! the file, the 1-based line and column, the offending line and a message
+//! that says what was expected. Loading collects all of them before giving
+//! up, so a user fixes a file in one pass.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+/// How bad a diagnostic is: errors stop a run, warnings do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One located problem in a user's file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    /// 1-based line; 0 when the problem concerns the whole file.
+    pub line: usize,
+    /// 1-based column (in characters); 0 when unknown.
+    pub column: usize,
+    /// The offending line, without its newline.
+    pub line_text: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A problem with a file as a whole (missing, unreadable, not UTF-8).
+    pub fn file_error(file: &Path, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            line_text: String::new(),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.line == 0 {
+            return write!(f, "{}: {kind}: {}", self.file.display(), self.message);
+        }
+        writeln!(
+            f,
+            "{}:{}:{}: {kind}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        let gutter = self.line.to_string();
+        writeln!(f, "{} | {}", gutter, self.line_text)?;
+        write!(
+            f,
+            "{} | {}^",
+            " ".repeat(gutter.len()),
+            " ".repeat(self.column.saturating_sub(1))
+        )
+    }
+}
+
+/// One step of a path into a TOML document: a key or an array index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A path into a TOML document such as `services[2].calls[0].to`, used to
+/// name a problem in the message and to find its position in the file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyPath(pub Vec<Seg>);
+
+impl KeyPath {
+    pub fn root() -> Self {
+        KeyPath(Vec::new())
+    }
+
+    /// This path extended by a key.
+    pub fn k(&self, key: &str) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(key.to_string()));
+        p
+    }
+
+    /// This path extended by an array index.
+    pub fn i(&self, index: usize) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(index));
+        p
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if n == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(i) => write!(f, "[{i}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file's text and name, able to turn byte spans and key paths into
+/// located diagnostics.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+
+    /// A diagnostic at a byte span (its start is what gets pointed at).
+    pub fn at_span(&self, severity: Severity, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
+        let start = span.map(|s| s.start).unwrap_or(0).min(self.text.len());
+        let (line, column, line_text) = line_col(&self.text, start);
+        Diagnostic {
+            severity,
+            file: self.path.clone(),
+            line,
+            column,
+            line_text,
+            message: message.into(),
+        }
+    }
+
+    /// An error at the value a key path names, with the path leading the message.
+    pub fn error(&self, path: &KeyPath, message: impl fmt::Display) -> Diagnostic {
+        self.at_path(Severity::Error, path, message)
+    }
+
+    /// A warning at the value a key path names.
+    pub fn warning(&self, path: &KeyPath, message: impl fmt::Display) -> Diagnostic {
+        self.at_path(Severity::Warning, path, message)
+    }
+
+    fn at_path(&self, severity: Severity, path: &KeyPath, message: impl fmt::Display) -> Diagnostic {
+        let span = locate(&self.text, path);
+        let text = if path.0.is_empty() {
+            message.to_string()
+        } else {
+            format!("{path}: {message}")
+        };
+        self.at_span(severity, span, text)
+    }
+}
+
+/// 1-based line and character column of a byte offset, with that line's text.
+fn line_col(text: &str, offset: usize) -> (usize, usize, String) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+    let line = text[..offset].matches('\n').count() + 1;
+    let column = text[line_start..offset].chars().count() + 1;
+    let line_text = text[line_start..line_end].trim_end_matches('\r').to_string();
+    (line, column, line_text)
+}
+
+/// The byte span of the value at `path`, or of its deepest existing ancestor.
+/// The document is parsed again: this runs only when reporting a problem.
+pub fn locate(text: &str, path: &KeyPath) -> Option<Range<usize>> {
+    let (root, _) = DeTable::parse_recoverable(text);
+    let mut span = None;
+    let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+    let mut value: Option<&DeValue<'_>> = None;
+    for seg in &path.0 {
+        match seg {
+            Seg::Key(k) => {
+                let t = match (table, value) {
+                    (Some(t), _) => t,
+                    (None, Some(v)) => v.as_table()?,
+                    _ => return span,
+                };
+                let Some(v) = t.get(k.as_str()) else {
+                    return span;
+                };
+                span = Some(v.span());
+                value = Some(v.get_ref());
+                table = None;
+            }
+            Seg::Index(i) => {
+                let arr = match value.and_then(|v| v.as_array()) {
+                    Some(a) => a,
+                    None => return span,
+                };
+                let Some(v) = arr.get(*i) else {
+                    return span;
+                };
+                span = Some(v.span());
+                value = Some(v.get_ref());
+                table = None;
+            }
+        }
+    }
+    span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_nested_array_value() {
+        // A path through an array of tables points at the right line.
+        let text = "name = \"x\"\n[[services]]\nname = \"a\"\n[[services]]\nname = \"b\"\nto = 3\n";
+        let src = Source::new("t.toml", text);
+        let d = src.error(&KeyPath::root().k("services").i(1).k("to"), "bad");
+        assert_eq!((d.line, d.column), (6, 6));
+        assert_eq!(d.line_text, "to = 3");
+        assert_eq!(d.message, "services[1].to: bad");
+    }
+
+    #[test]
+    fn line_col_counts_characters_not_bytes() {
+        // Columns are characters, so a non-ASCII prefix does not shift the caret.
+        let (line, col, text) = line_col("é = 1\nàb = 2", 9);
+        assert_eq!((line, col, text.as_str()), (2, 3, "àb = 2"));
+    }
+}

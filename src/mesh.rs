@@ -1,0 +1,1185 @@
+//! The mesh: stations, calls, routing and the request life cycle of one
+//! replication. It does no I/O, reads no clock and spawns no threads.
+//!
+//! # The life of a request
+//! 1. An arrival in region R picks a flow and becomes a *root call* to the
+//!    flow's entry service, routed like any call.
+//! 2. A call is routed to a replica (caller's region first, then the nearest
+//!    region, per `locality`), crosses the network (and any injected delay or
+//!    abort), and is delivered to the replica.
+//! 3. The replica serves it at once if one of its `concurrency` servers is
+//!    free, queues it FIFO if its waiting room has space, or rejects it.
+//! 4. A served request first does its own work (`service_time`, stretched by
+//!    slowdown faults; its own `error_rate` fails it), then runs its calls
+//!    stage by stage (calls of a stage in parallel), holding its server all
+//!    along (thread-per-request).
+//! 5. When a call fails, it is retried per its policy (backoff, jitter,
+//!    budget), then its fallback runs; a required call that still fails fails
+//!    the request, an optional one marks it degraded.
+//! 6. The caller gives up at `timeout_ms`; the callee keeps working and its
+//!    late answer is dropped.
+//! 7. The root call's answer back in region R ends the customer request.
+
+use std::collections::VecDeque;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::chaos::{ActiveFaults, FaultWindow, draw_windows};
+use crate::engine::{EventQueue, Time};
+use crate::model::*;
+use crate::observe::{Outcome, Recorder};
+
+/// Simulated time after the end of the run during which in-flight requests
+/// may still finish; those still open then count as failed.
+pub const DRAIN_NS: u64 = 120_000_000_000;
+
+/// Retry budgets count tries over a rolling window of this length.
+pub const BUDGET_WINDOW_NS: u64 = 10_000_000_000;
+
+/// The random streams of one replication, one per subsystem, so a change in
+/// how one subsystem draws never shifts another (and configurations that
+/// differ only in, say, faults see the same arrivals: common random numbers).
+pub struct Streams {
+    pub arrivals: ChaCha8Rng,
+    pub service: ChaCha8Rng,
+    pub network: ChaCha8Rng,
+    pub routing: ChaCha8Rng,
+    pub faults: ChaCha8Rng,
+}
+
+/// SplitMix64 finaliser: spreads a seed and a subsystem tag over 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Streams {
+    /// Replication `replication` of a run seeded `seed`: ChaCha8 keyed by
+    /// (seed, subsystem), on stream number `replication`.
+    pub fn new(seed: u64, replication: u64) -> Self {
+        let make = |tag: u64| {
+            let mut r = ChaCha8Rng::seed_from_u64(mix(seed ^ mix(tag)));
+            r.set_stream(replication);
+            r
+        };
+        Streams {
+            arrivals: make(1),
+            service: make(2),
+            network: make(3),
+            routing: make(4),
+            faults: make(5),
+        }
+    }
+}
+
+/// What one replication produced.
+#[derive(Clone, Debug)]
+pub struct ReplicationOutput {
+    pub index: u64,
+    pub recorder: Recorder,
+    /// Events processed by the engine.
+    pub events: u64,
+    /// Events as the peer models count them: arrivals plus service completions.
+    pub peer_events: u64,
+    pub fault_windows: Vec<FaultWindow>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Reply {
+    Ok,
+    Degraded,
+    Fail { retryable: bool },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Arrival {
+        region: u16,
+    },
+    Deliver {
+        call: u32,
+        epoch: u32,
+        attempt: u16,
+        replica: u32,
+    },
+    ServiceDone {
+        task: u32,
+        epoch: u32,
+    },
+    Response {
+        call: u32,
+        epoch: u32,
+        attempt: u16,
+        reply: Reply,
+    },
+    Timeout {
+        call: u32,
+        epoch: u32,
+    },
+    Retry {
+        call: u32,
+        epoch: u32,
+    },
+    FaultStart(u16),
+    FaultEnd(u16),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Parent {
+    Task { idx: u32, epoch: u32 },
+    Root { flow: u16, arrival: Time, value: f64 },
+}
+
+/// A logical call (all its tries and its fallback), or a customer request's root call.
+#[derive(Clone, Debug)]
+struct CallSlot {
+    epoch: u32,
+    live: bool,
+    /// A try is in flight; its answer (matching `attempt`) is awaited.
+    waiting: bool,
+    attempt: u16,
+    parent: Parent,
+    target: ServiceId,
+    from_region: u16,
+    /// Index into the call sites (`u32::MAX` for a root call).
+    site: u32,
+    on_fallback: bool,
+    deadline: Time,
+    dest_group: u32,
+    prev_sleep: u64,
+}
+
+/// A request being handled by a replica (waiting or holding a server).
+#[derive(Clone, Debug, Default)]
+struct TaskSlot {
+    epoch: u32,
+    live: bool,
+    replica: u32,
+    call: u32,
+    call_epoch: u32,
+    attempt: u16,
+    flow: u16,
+    stage: u16,
+    pending: u16,
+    failed: bool,
+    degraded: bool,
+    in_service: bool,
+    arrival: Time,
+}
+
+/// A free-list arena: slots are reused, and each reuse bumps its generation
+/// so events about a previous occupant are recognised and dropped.
+struct Slab<T> {
+    slots: Vec<T>,
+    free: Vec<u32>,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+struct Replica {
+    group: u32,
+    region: u16,
+    alive: bool,
+    busy: u32,
+    servers: u32,
+    queue_cap: u32,
+    queue: VecDeque<u32>,
+    busy_since: Time,
+    busy_ns: u128,
+}
+
+/// Per call site: the retry budget's rolling counts.
+#[derive(Clone, Default)]
+struct Budget {
+    window_start: Time,
+    first: u64,
+    retries: u64,
+    prev_first: u64,
+    prev_retries: u64,
+}
+
+/// One replication of a scenario.
+pub struct Replication<'a> {
+    topo: &'a Topology,
+    scn: &'a Scenario,
+    now: Time,
+    queue: EventQueue<Ev>,
+    rng: Streams,
+    nr: usize,
+    replicas: Vec<Replica>,
+    /// Replicas of group g are `group_first[g] .. group_first[g + 1]`.
+    group_first: Vec<u32>,
+    rr: Vec<u32>,
+    calls: Slab<CallSlot>,
+    tasks: Slab<TaskSlot>,
+    site_first: Vec<u32>,
+    budgets: Vec<Budget>,
+    active: ActiveFaults,
+    windows: Vec<FaultWindow>,
+    /// Replicas each kill fault took down (to restart them).
+    killed: Vec<Vec<u32>>,
+    flow_cum: Vec<f64>,
+    rec: Recorder,
+    events: u64,
+    peer_events: u64,
+}
+
+impl<'a> Replication<'a> {
+    pub fn new(topo: &'a Topology, scn: &'a Scenario, seed: u64, index: u64) -> Self {
+        let nr = topo.regions.len();
+        let mut replicas = Vec::new();
+        let mut group_first = Vec::with_capacity(topo.services.len() * nr + 1);
+        for (si, s) in topo.services.iter().enumerate() {
+            for r in 0..nr {
+                group_first.push(replicas.len() as u32);
+                if s.present[r] {
+                    for _ in 0..s.replicas {
+                        replicas.push(Replica {
+                            group: (si * nr + r) as u32,
+                            region: r as u16,
+                            alive: true,
+                            busy: 0,
+                            servers: s.concurrency,
+                            queue_cap: s.queue,
+                            queue: VecDeque::new(),
+                            busy_since: 0,
+                            busy_ns: 0,
+                        });
+                    }
+                }
+            }
+        }
+        group_first.push(replicas.len() as u32);
+        let mut site_first = Vec::with_capacity(topo.services.len());
+        let mut sites = 0u32;
+        for s in &topo.services {
+            site_first.push(sites);
+            sites += s.calls.len() as u32;
+        }
+        let mut acc = 0.0;
+        let flow_cum = topo
+            .flows
+            .iter()
+            .map(|f| {
+                acc += f.share;
+                acc
+            })
+            .collect();
+        let mut rng = Streams::new(seed, index);
+        let windows = draw_windows(scn, &mut rng.faults);
+        Replication {
+            topo,
+            scn,
+            now: 0,
+            queue: EventQueue::new(),
+            rng,
+            nr,
+            rr: vec![0; group_first.len()],
+            replicas,
+            group_first,
+            calls: Slab::new(),
+            tasks: Slab::new(),
+            site_first,
+            budgets: vec![Budget::default(); sites as usize],
+            active: ActiveFaults::new(topo.services.len(), nr),
+            windows,
+            killed: vec![Vec::new(); scn.faults.len()],
+            flow_cum,
+            rec: Recorder::new(topo, scn),
+            events: 0,
+            peer_events: 0,
+        }
+    }
+
+    /// Runs the replication to its end and returns what it measured.
+    pub fn run(mut self, index: u64) -> ReplicationOutput {
+        for (i, w) in self.windows.clone().iter().enumerate() {
+            if w.start_ns < self.scn.duration_ns {
+                self.queue.push(w.start_ns, Ev::FaultStart(i as u16));
+                if let Some(end) = w.end_ns {
+                    self.queue.push(end, Ev::FaultEnd(i as u16));
+                }
+            }
+        }
+        for r in 0..self.nr {
+            self.schedule_arrival(r as u16, 0);
+        }
+        let stop = self.scn.duration_ns + DRAIN_NS;
+        while let Some((t, ev)) = self.queue.pop() {
+            if t > stop {
+                break;
+            }
+            self.now = t;
+            self.events += 1;
+            self.handle(ev);
+        }
+        self.finish_run();
+        ReplicationOutput {
+            index,
+            recorder: self.rec,
+            events: self.events,
+            peer_events: self.peer_events,
+            fault_windows: self.windows,
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrival { region } => self.on_arrival(region),
+            Ev::Deliver {
+                call,
+                epoch,
+                attempt,
+                replica,
+            } => self.on_deliver(call, epoch, attempt, replica),
+            Ev::ServiceDone { task, epoch } => {
+                let t = &self.tasks.slots[task as usize];
+                if t.live && t.epoch == epoch {
+                    self.peer_events += 1;
+                    self.on_service_done(task);
+                }
+            }
+            Ev::Response {
+                call,
+                epoch,
+                attempt,
+                reply,
+            } => {
+                let c = &self.calls.slots[call as usize];
+                if c.live && c.epoch == epoch && c.waiting && c.attempt == attempt {
+                    self.on_reply(call, reply);
+                }
+            }
+            Ev::Timeout { call, epoch } => {
+                let c = &self.calls.slots[call as usize];
+                if c.live && c.epoch == epoch {
+                    self.on_timeout(call);
+                }
+            }
+            Ev::Retry { call, epoch } => {
+                let c = &self.calls.slots[call as usize];
+                if c.live && c.epoch == epoch && !c.waiting {
+                    self.calls.slots[call as usize].attempt += 1;
+                    self.send_try(call);
+                }
+            }
+            Ev::FaultStart(i) => self.fault_start(i),
+            Ev::FaultEnd(i) => self.fault_end(i),
+        }
+    }
+
+    // ------------------------------------------------------------ arrivals
+
+    /// Arrival rate of a region at time t (base rate × active surges).
+    fn rate_at(&self, region: usize, t: Time) -> f64 {
+        let mut rate = self.scn.rate_per_s[region];
+        for s in &self.scn.surges {
+            if s.regions[region] && t >= s.start_ns && t < s.end_ns {
+                rate *= s.multiplier;
+            }
+        }
+        rate
+    }
+
+    /// The next time after t at which a region's rate may change.
+    fn next_change(&self, t: Time) -> Time {
+        let mut next = self.scn.duration_ns;
+        for s in &self.scn.surges {
+            for b in [s.start_ns, s.end_ns] {
+                if b > t && b < next {
+                    next = b;
+                }
+            }
+        }
+        next
+    }
+
+    /// Schedules a region's next Poisson arrival after `from`. A piecewise-
+    /// constant rate is exact: an exponential gap that crosses a rate change
+    /// is redrawn from the change (memorylessness).
+    fn schedule_arrival(&mut self, region: u16, from: Time) {
+        let mut t = from;
+        loop {
+            if t >= self.scn.duration_ns {
+                return;
+            }
+            let rate = self.rate_at(region as usize, t);
+            let change = self.next_change(t);
+            if rate <= 0.0 {
+                t = change;
+                continue;
+            }
+            let gap: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, &mut self.rng.arrivals);
+            let next = t as f64 + gap / rate * NS_PER_S;
+            if next >= change as f64 {
+                t = change;
+                continue;
+            }
+            let next = next as Time;
+            if next >= self.scn.duration_ns {
+                return;
+            }
+            self.queue.push(next.max(from), Ev::Arrival { region });
+            return;
+        }
+    }
+
+    fn on_arrival(&mut self, region: u16) {
+        self.peer_events += 1;
+        let u: f64 = self.rng.arrivals.random();
+        let flow = self
+            .flow_cum
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.flow_cum.len() - 1);
+        let f = &self.topo.flows[flow];
+        let value = f
+            .value
+            .as_ref()
+            .map(|d| d.sample(&mut self.rng.arrivals))
+            .unwrap_or(0.0);
+        let arrival = self.now;
+        if self.rec.counted(arrival) {
+            self.rec.flows[flow].requests += 1;
+        }
+        let call = self.new_call(
+            Parent::Root {
+                flow: flow as u16,
+                arrival,
+                value,
+            },
+            f.entry,
+            region,
+            u32::MAX,
+            None,
+        );
+        self.send_try(call);
+        self.schedule_arrival(region, self.now);
+    }
+
+    // ------------------------------------------------------------ calls
+
+    fn new_call(
+        &mut self,
+        parent: Parent,
+        target: ServiceId,
+        from_region: u16,
+        site: u32,
+        timeout: Option<u64>,
+    ) -> u32 {
+        let deadline = timeout.map(|t| self.now + t).unwrap_or(Time::MAX);
+        let idx = match self.calls.free.pop() {
+            Some(i) => i,
+            None => {
+                self.calls.slots.push(CallSlot {
+                    epoch: 0,
+                    live: false,
+                    waiting: false,
+                    attempt: 0,
+                    parent,
+                    target,
+                    from_region,
+                    site,
+                    on_fallback: false,
+                    deadline,
+                    dest_group: 0,
+                    prev_sleep: 0,
+                });
+                (self.calls.slots.len() - 1) as u32
+            }
+        };
+        let c = &mut self.calls.slots[idx as usize];
+        c.epoch = c.epoch.wrapping_add(1);
+        c.live = true;
+        c.waiting = false;
+        c.attempt = 0;
+        c.parent = parent;
+        c.target = target;
+        c.from_region = from_region;
+        c.site = site;
+        c.on_fallback = false;
+        c.deadline = deadline;
+        c.prev_sleep = 0;
+        let epoch = c.epoch;
+        if deadline != Time::MAX {
+            self.queue.push(deadline, Ev::Timeout { call: idx, epoch });
+        }
+        idx
+    }
+
+    fn free_call(&mut self, idx: u32) {
+        let c = &mut self.calls.slots[idx as usize];
+        c.live = false;
+        c.waiting = false;
+        c.epoch = c.epoch.wrapping_add(1);
+        self.calls.free.push(idx);
+    }
+
+    /// One-way network latency between two regions, ns.
+    fn net(&mut self, from: usize, to: usize) -> u64 {
+        match self.topo.link(RegionId::from_index(from), RegionId::from_index(to)) {
+            Some(d) => d.sample_ns(&mut self.rng.network),
+            None => 0,
+        }
+    }
+
+    /// Sends the current try of a call: route, faults on the way, network.
+    fn send_try(&mut self, idx: u32) {
+        let (target, from, epoch, attempt) = {
+            let c = &mut self.calls.slots[idx as usize];
+            c.waiting = true;
+            (c.target, c.from_region as usize, c.epoch, c.attempt)
+        };
+        let Some(rep) = self.route(target, from) else {
+            // Nowhere to send it: fails at once (as a missing cluster in Envoy).
+            self.queue.push(
+                self.now,
+                Ev::Response {
+                    call: idx,
+                    epoch,
+                    attempt,
+                    reply: Reply::Fail { retryable: true },
+                },
+            );
+            return;
+        };
+        let g = self.replicas[rep as usize].group as usize;
+        self.calls.slots[idx as usize].dest_group = g as u32;
+        if let Some(status) = self.active.abort(g, &self.scn.faults, &mut self.rng.faults) {
+            if self.rec.counted(self.now) {
+                let gs = &mut self.rec.groups[g];
+                gs.requests += 1;
+                gs.errors += 1;
+            }
+            let retryable = status >= 500;
+            self.queue.push(
+                self.now,
+                Ev::Response {
+                    call: idx,
+                    epoch,
+                    attempt,
+                    reply: Reply::Fail { retryable },
+                },
+            );
+            return;
+        }
+        let to = self.replicas[rep as usize].region as usize;
+        let delay = self.net(from, to) + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
+        self.queue.push(
+            self.now + delay,
+            Ev::Deliver {
+                call: idx,
+                epoch,
+                attempt,
+                replica: rep,
+            },
+        );
+    }
+
+    /// Picks a replica of `s` for a call from region `from`, or `None`.
+    fn route(&mut self, s: ServiceId, from: usize) -> Option<u32> {
+        let svc = &self.topo.services[s.index()];
+        match svc.locality {
+            Locality::LocalOnly => {
+                if svc.present[from] {
+                    self.pick(s.index() * self.nr + from)
+                } else {
+                    None
+                }
+            }
+            Locality::PreferLocal => {
+                for k in 0..self.topo.nearest[from].len() {
+                    let r = self.topo.nearest[from][k].index();
+                    if svc.present[r]
+                        && let Some(rep) = self.pick(s.index() * self.nr + r)
+                    {
+                        return Some(rep);
+                    }
+                }
+                None
+            }
+            Locality::Any => {
+                // Every reachable replica equally likely.
+                let reachable = &self.topo.nearest[from];
+                let total: u32 = reachable
+                    .iter()
+                    .filter(|r| svc.present[r.index()])
+                    .map(|r| self.group_len(s.index() * self.nr + r.index()))
+                    .sum();
+                if total == 0 {
+                    return None;
+                }
+                let mut k = self.rng.routing.random_range(0..total);
+                for r in reachable {
+                    if !svc.present[r.index()] {
+                        continue;
+                    }
+                    let g = s.index() * self.nr + r.index();
+                    let n = self.group_len(g);
+                    if k < n {
+                        return Some(self.group_first[g] + k);
+                    }
+                    k -= n;
+                }
+                None
+            }
+        }
+    }
+
+    fn group_len(&self, g: usize) -> u32 {
+        self.group_first[g + 1] - self.group_first[g]
+    }
+
+    /// The balancer's choice within a group. Every replica is a candidate:
+    /// without health checks the mesh believes each one healthy.
+    fn pick(&mut self, g: usize) -> Option<u32> {
+        let first = self.group_first[g];
+        let n = self.group_len(g);
+        if n == 0 {
+            return None;
+        }
+        if n == 1 {
+            return Some(first);
+        }
+        let s = g / self.nr;
+        Some(match self.topo.services[s].balancer {
+            Balancer::RoundRobin => {
+                let k = self.rr[g];
+                self.rr[g] = (k + 1) % n;
+                first + k
+            }
+            Balancer::Random => first + self.rng.routing.random_range(0..n),
+            Balancer::LeastOutstanding => {
+                // Power of two choices; the first pick wins ties.
+                let a = self.rng.routing.random_range(0..n);
+                let mut b = self.rng.routing.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let load = |r: &Replica| r.busy as usize + r.queue.len();
+                let (ra, rb) = (
+                    &self.replicas[(first + a) as usize],
+                    &self.replicas[(first + b) as usize],
+                );
+                if load(rb) < load(ra) { first + b } else { first + a }
+            }
+        })
+    }
+
+    /// A try's answer reached the caller.
+    fn on_reply(&mut self, idx: u32, reply: Reply) {
+        self.calls.slots[idx as usize].waiting = false;
+        match reply {
+            Reply::Ok => self.complete_call(idx, Outcome::Succeeded),
+            Reply::Degraded => self.complete_call(idx, Outcome::Degraded),
+            Reply::Fail { retryable } => {
+                if retryable && self.try_retry(idx) {
+                    return;
+                }
+                self.call_failed(idx);
+            }
+        }
+    }
+
+    /// Schedules another try if the policy, the deadline and the budget allow.
+    fn try_retry(&mut self, idx: u32) -> bool {
+        let c = self.calls.slots[idx as usize].clone();
+        if c.site == u32::MAX || c.on_fallback {
+            return false;
+        }
+        let (caller, call_idx) = self.site_of(c.site);
+        let topo = self.topo;
+        let Some(retry) = &topo.services[caller].calls[call_idx].retry else {
+            return false;
+        };
+        if c.attempt as u32 + 1 >= retry.attempts {
+            return false;
+        }
+        if let Some(budget) = retry.budget {
+            let b = self.budget_at(c.site as usize);
+            // Envoy-style budget: retries in the window stay within budget × first tries.
+            if (b.retries + b.prev_retries + 1) as f64 > budget * (b.first + b.prev_first) as f64 {
+                return false;
+            }
+            self.budgets[c.site as usize].retries += 1;
+        }
+        let k = c.attempt as u32 + 1; // number of this retry
+        let base = retry
+            .backoff_ns
+            .saturating_mul(1u64 << (k - 1).min(40))
+            .min(retry.max_backoff_ns);
+        let sleep = match retry.jitter {
+            Jitter::None => base,
+            Jitter::Full => (self.rng.routing.random::<f64>() * base as f64) as u64,
+            Jitter::Equal => base / 2 + (self.rng.routing.random::<f64>() * (base / 2) as f64) as u64,
+            Jitter::Decorrelated => {
+                let prev = c.prev_sleep.max(retry.backoff_ns);
+                let hi = prev.saturating_mul(3).max(retry.backoff_ns);
+                let lo = retry.backoff_ns as f64;
+                ((lo + self.rng.routing.random::<f64>() * (hi as f64 - lo)) as u64).min(retry.max_backoff_ns)
+            }
+        };
+        if self.now + sleep >= c.deadline {
+            return false;
+        }
+        let epoch = c.epoch;
+        self.calls.slots[idx as usize].prev_sleep = sleep;
+        self.queue.push(self.now + sleep, Ev::Retry { call: idx, epoch });
+        true
+    }
+
+    fn site_of(&self, site: u32) -> (usize, usize) {
+        let caller = self.site_first.partition_point(|&f| f <= site) - 1;
+        (caller, (site - self.site_first[caller]) as usize)
+    }
+
+    /// The budget counters of a site, rolled forward to now.
+    fn budget_at(&mut self, site: usize) -> Budget {
+        let now = self.now;
+        let b = &mut self.budgets[site];
+        if now >= b.window_start + BUDGET_WINDOW_NS {
+            let skipped = (now - b.window_start) / BUDGET_WINDOW_NS;
+            if skipped == 1 {
+                b.prev_first = b.first;
+                b.prev_retries = b.retries;
+            } else {
+                b.prev_first = 0;
+                b.prev_retries = 0;
+            }
+            b.first = 0;
+            b.retries = 0;
+            b.window_start += skipped * BUDGET_WINDOW_NS;
+        }
+        b.clone()
+    }
+
+    /// The caller's deadline passed: it gives up (the callee keeps working).
+    fn on_timeout(&mut self, idx: u32) {
+        let g = self.calls.slots[idx as usize].dest_group as usize;
+        if self.calls.slots[idx as usize].waiting && self.rec.counted(self.now) {
+            self.rec.groups[g].timeouts += 1;
+        }
+        let c = &mut self.calls.slots[idx as usize];
+        c.waiting = false;
+        c.attempt = c.attempt.wrapping_add(1);
+        c.deadline = self.now;
+        self.call_failed(idx);
+    }
+
+    /// Every try failed: run the fallback, or fail the call.
+    fn call_failed(&mut self, idx: u32) {
+        let c = &self.calls.slots[idx as usize];
+        let fallback = if c.site == u32::MAX || c.on_fallback {
+            None
+        } else {
+            let (caller, call_idx) = self.site_of(c.site);
+            let call = &self.topo.services[caller].calls[call_idx];
+            call.fallback.map(|f| (f, call.timeout_ns))
+        };
+        match fallback {
+            Some((Fallback::Degrade, _)) => self.complete_call(idx, Outcome::Degraded),
+            Some((Fallback::Service(f), timeout)) => {
+                // The fallback is a fresh call (own deadline) on the same slot.
+                let c = &mut self.calls.slots[idx as usize];
+                c.epoch = c.epoch.wrapping_add(1);
+                c.on_fallback = true;
+                c.target = f;
+                c.attempt = 0;
+                c.deadline = timeout.map(|t| self.now + t).unwrap_or(Time::MAX);
+                let epoch = c.epoch;
+                if let Some(t) = timeout {
+                    self.queue.push(self.now + t, Ev::Timeout { call: idx, epoch });
+                }
+                self.send_try(idx);
+            }
+            None => self.complete_call(idx, Outcome::Failed),
+        }
+    }
+
+    /// A logical call ended: tell its parent task, or end the customer request.
+    fn complete_call(&mut self, idx: u32, mut outcome: Outcome) {
+        let c = &self.calls.slots[idx as usize];
+        if c.on_fallback && outcome == Outcome::Succeeded {
+            outcome = Outcome::Degraded;
+        }
+        let parent = c.parent;
+        let site = c.site;
+        self.free_call(idx);
+        match parent {
+            Parent::Root { flow, arrival, value } => {
+                if self.rec.counted(arrival) {
+                    self.rec
+                        .request_done(flow, arrival, Some(self.now - arrival), outcome, value);
+                }
+            }
+            Parent::Task { idx: t, epoch } => {
+                let (caller, call_idx) = self.site_of(site);
+                let required = self.topo.services[caller].calls[call_idx].required;
+                let task = &mut self.tasks.slots[t as usize];
+                if !task.live || task.epoch != epoch {
+                    return; // the task died with its replica
+                }
+                match outcome {
+                    Outcome::Succeeded => {}
+                    Outcome::Degraded => task.degraded = true,
+                    Outcome::Failed if required => task.failed = true,
+                    Outcome::Failed => task.degraded = true,
+                }
+                task.pending -= 1;
+                if task.pending == 0 {
+                    if task.failed {
+                        self.finish_task(t, false);
+                    } else {
+                        task.stage += 1;
+                        self.advance(t);
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ stations
+
+    /// A try reached a replica.
+    fn on_deliver(&mut self, call: u32, epoch: u32, attempt: u16, replica: u32) {
+        let counted = self.rec.counted(self.now);
+        let r = &mut self.replicas[replica as usize];
+        let g = r.group as usize;
+        if counted {
+            self.rec.groups[g].requests += 1;
+        }
+        let from = self.calls.slots[call as usize].from_region as usize;
+        if !r.alive {
+            let region = r.region as usize;
+            if counted {
+                self.rec.groups[g].errors += 1;
+            }
+            self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: true });
+            return;
+        }
+        let has_server = r.busy < r.servers;
+        if !has_server && r.queue.len() as u32 >= r.queue_cap {
+            if counted {
+                let gs = &mut self.rec.groups[g];
+                gs.rejected += 1;
+                gs.errors += 1;
+            }
+            let region = r.region as usize;
+            self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: true });
+            return;
+        }
+        let flow = match self.calls.slots[call as usize].parent {
+            Parent::Root { flow, .. } => flow,
+            Parent::Task { idx, .. } => self.tasks.slots[idx as usize].flow,
+        };
+        let t = self.new_task(replica, call, epoch, attempt, flow);
+        if has_server {
+            self.start_task(t);
+        } else {
+            self.replicas[replica as usize].queue.push_back(t);
+        }
+    }
+
+    fn new_task(&mut self, replica: u32, call: u32, call_epoch: u32, attempt: u16, flow: u16) -> u32 {
+        let idx = match self.tasks.free.pop() {
+            Some(i) => i,
+            None => {
+                self.tasks.slots.push(TaskSlot::default());
+                (self.tasks.slots.len() - 1) as u32
+            }
+        };
+        let now = self.now;
+        let t = &mut self.tasks.slots[idx as usize];
+        t.epoch = t.epoch.wrapping_add(1);
+        t.live = true;
+        t.replica = replica;
+        t.call = call;
+        t.call_epoch = call_epoch;
+        t.attempt = attempt;
+        t.flow = flow;
+        t.stage = 0;
+        t.pending = 0;
+        t.failed = false;
+        t.degraded = false;
+        t.in_service = false;
+        t.arrival = now;
+        idx
+    }
+
+    fn free_task(&mut self, idx: u32) {
+        let t = &mut self.tasks.slots[idx as usize];
+        t.live = false;
+        t.epoch = t.epoch.wrapping_add(1);
+        self.tasks.free.push(idx);
+    }
+
+    /// Accumulates a replica's busy-server time up to now (within the counted horizon).
+    fn touch(&mut self, replica: u32) {
+        let (warmup, end) = (self.rec.warmup_ns, self.rec.end_ns);
+        let now = self.now.min(end);
+        let r = &mut self.replicas[replica as usize];
+        let from = r.busy_since.max(warmup);
+        if now > from {
+            r.busy_ns += r.busy as u128 * (now - from) as u128;
+        }
+        r.busy_since = now.max(r.busy_since);
+    }
+
+    /// A task takes a server and starts its own work.
+    fn start_task(&mut self, t: u32) {
+        let (replica, arrival, epoch) = {
+            let task = &mut self.tasks.slots[t as usize];
+            task.in_service = true;
+            (task.replica, task.arrival, task.epoch)
+        };
+        self.touch(replica);
+        let g = {
+            let r = &mut self.replicas[replica as usize];
+            r.busy += 1;
+            r.group as usize
+        };
+        if self.rec.counted(arrival) {
+            self.rec.groups[g].queue_wait.record(self.now - arrival);
+        }
+        let svc = &self.topo.services[g / self.nr];
+        let mut work = svc.service_time.sample_ns(&mut self.rng.service);
+        let factor = self.active.slow_factor(g);
+        if factor != 1.0 {
+            work = (work as f64 * factor) as u64;
+        }
+        self.queue.push(self.now + work, Ev::ServiceDone { task: t, epoch });
+    }
+
+    fn on_service_done(&mut self, t: u32) {
+        let g = self.replicas[self.tasks.slots[t as usize].replica as usize].group as usize;
+        let svc = &self.topo.services[g / self.nr];
+        if svc.error_rate > 0.0 && self.rng.service.random::<f64>() < svc.error_rate {
+            self.finish_task(t, false);
+            return;
+        }
+        self.advance(t);
+    }
+
+    /// Starts the task's next stage with calls, or finishes it when none is left.
+    fn advance(&mut self, t: u32) {
+        let (replica, flow, task_epoch) = {
+            let task = &self.tasks.slots[t as usize];
+            (task.replica, task.flow as usize, task.epoch)
+        };
+        let g = self.replicas[replica as usize].group as usize;
+        let s = g / self.nr;
+        let region = (g % self.nr) as u16;
+        let topo = self.topo;
+        let svc = &topo.services[s];
+        let plan = &svc.plan[flow.min(svc.plan.len() - 1)];
+        loop {
+            let stage = self.tasks.slots[t as usize].stage as usize;
+            if stage >= plan.len() {
+                self.finish_task(t, true);
+                return;
+            }
+            let mut issued = 0u16;
+            for &ci in &plan[stage] {
+                let call = &svc.calls[ci as usize];
+                if call.p < 1.0 && self.rng.routing.random::<f64>() >= call.p {
+                    continue;
+                }
+                match call.to {
+                    CallTarget::Service(target) => {
+                        let site = self.site_first[s] + ci as u32;
+                        if call.retry.as_ref().is_some_and(|r| r.budget.is_some()) {
+                            self.budget_at(site as usize);
+                            self.budgets[site as usize].first += 1;
+                        }
+                        let c = self.new_call(
+                            Parent::Task {
+                                idx: t,
+                                epoch: task_epoch,
+                            },
+                            target,
+                            region,
+                            site,
+                            call.timeout_ns,
+                        );
+                        self.send_try(c);
+                        issued += 1;
+                    }
+                    // A publish is acknowledged by the broker at once (queues are not simulated yet).
+                    CallTarget::Queue(_) => {}
+                }
+            }
+            let task = &mut self.tasks.slots[t as usize];
+            if issued > 0 {
+                task.pending = issued;
+                return;
+            }
+            task.stage += 1;
+        }
+    }
+
+    /// A task answers: frees its server, records its figures, responds.
+    fn finish_task(&mut self, t: u32, ok: bool) {
+        let task = self.tasks.slots[t as usize].clone();
+        let replica = task.replica;
+        self.touch(replica);
+        let (g, region) = {
+            let r = &mut self.replicas[replica as usize];
+            r.busy -= 1;
+            (r.group as usize, r.region as usize)
+        };
+        if self.rec.counted(task.arrival) {
+            let gs = &mut self.rec.groups[g];
+            gs.latency.record(self.now - task.arrival);
+            if !ok {
+                gs.errors += 1;
+            }
+        }
+        let reply = match (ok, task.degraded) {
+            (false, _) => Reply::Fail { retryable: true },
+            (true, false) => Reply::Ok,
+            (true, true) => Reply::Degraded,
+        };
+        let from = self.calls.slots[task.call as usize].from_region as usize;
+        self.respond(task.call, task.call_epoch, task.attempt, from, region, reply);
+        self.free_task(t);
+        if let Some(next) = self.replicas[replica as usize].queue.pop_front() {
+            self.start_task(next);
+        }
+    }
+
+    /// Sends an answer back over the network, unless the caller stopped waiting.
+    fn respond(&mut self, call: u32, epoch: u32, attempt: u16, caller_region: usize, region: usize, reply: Reply) {
+        let c = &self.calls.slots[call as usize];
+        if !(c.live && c.epoch == epoch && c.waiting && c.attempt == attempt) {
+            return;
+        }
+        let back = self.net(region, caller_region);
+        self.queue.push(
+            self.now + back,
+            Ev::Response {
+                call,
+                epoch,
+                attempt,
+                reply,
+            },
+        );
+    }
+
+    // ------------------------------------------------------------ faults
+
+    fn fault_start(&mut self, i: u16) {
+        let f = &self.scn.faults[i as usize];
+        match f.effect {
+            FaultEffect::Kill { count } => {
+                let groups = self.active.groups_of(f);
+                for g in groups {
+                    let first = self.group_first[g];
+                    let mut alive: Vec<u32> = (first..self.group_first[g + 1])
+                        .filter(|&r| self.replicas[r as usize].alive)
+                        .collect();
+                    let total = self.group_len(g);
+                    let n = match count {
+                        KillCount::Replicas(n) => n,
+                        KillCount::Percent(p) => ((p / 100.0) * total as f64).ceil() as u32,
+                    }
+                    .min(alive.len() as u32) as usize;
+                    // Which replicas die is drawn from the fault stream (partial Fisher–Yates).
+                    for k in 0..n {
+                        let j = self.rng.faults.random_range(k..alive.len());
+                        alive.swap(k, j);
+                    }
+                    for &r in &alive[..n] {
+                        self.kill_replica(r);
+                        self.killed[i as usize].push(r);
+                    }
+                }
+            }
+            _ => self.active.activate(i, &self.scn.faults),
+        }
+    }
+
+    fn fault_end(&mut self, i: u16) {
+        match self.scn.faults[i as usize].effect {
+            FaultEffect::Kill { .. } => {
+                for r in std::mem::take(&mut self.killed[i as usize]) {
+                    self.touch(r);
+                    self.replicas[r as usize].alive = true;
+                }
+            }
+            _ => self.active.deactivate(i, &self.scn.faults),
+        }
+    }
+
+    /// A replica dies: its queued and in-service requests fail at once
+    /// (connection reset); it refuses new ones until restarted.
+    fn kill_replica(&mut self, r: u32) {
+        if !self.replicas[r as usize].alive {
+            return;
+        }
+        self.touch(r);
+        self.replicas[r as usize].alive = false;
+        self.replicas[r as usize].queue.clear();
+        let region = self.replicas[r as usize].region as usize;
+        let g = self.replicas[r as usize].group as usize;
+        for t in 0..self.tasks.slots.len() as u32 {
+            let task = &self.tasks.slots[t as usize];
+            if !(task.live && task.replica == r) {
+                continue;
+            }
+            let task = task.clone();
+            if self.rec.counted(task.arrival) {
+                let gs = &mut self.rec.groups[g];
+                gs.errors += 1;
+                gs.latency.record(self.now - task.arrival);
+            }
+            let from = self.calls.slots[task.call as usize].from_region as usize;
+            self.respond(
+                task.call,
+                task.call_epoch,
+                task.attempt,
+                from,
+                region,
+                Reply::Fail { retryable: true },
+            );
+            self.free_task(t);
+        }
+        self.replicas[r as usize].busy = 0;
+    }
+
+    // ------------------------------------------------------------ end
+
+    /// Closes the books: busy time up to the end, open requests as failed.
+    fn finish_run(&mut self) {
+        self.now = self.now.max(self.scn.duration_ns);
+        for r in 0..self.replicas.len() as u32 {
+            self.touch(r);
+            let rep = &self.replicas[r as usize];
+            let gs = &mut self.rec.groups[rep.group as usize];
+            gs.busy_ns += rep.busy_ns;
+            gs.capacity_ns += rep.servers as u128 * (self.rec.end_ns - self.rec.warmup_ns) as u128;
+        }
+        for i in 0..self.calls.slots.len() {
+            let c = &self.calls.slots[i];
+            if let (true, Parent::Root { flow, arrival, value }) = (c.live, c.parent)
+                && self.rec.counted(arrival)
+            {
+                self.rec.request_done(flow, arrival, None, Outcome::Failed, value);
+            }
+        }
+    }
+}
+
+/// Runs replication `index` of a scenario.
+pub fn run_replication(topo: &Topology, scn: &Scenario, seed: u64, index: u64) -> ReplicationOutput {
+    Replication::new(topo, scn, seed, index).run(index)
+}

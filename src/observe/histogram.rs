@@ -1,0 +1,207 @@
+//! A log-linear histogram of nanosecond values with fixed memory and exact merges.
+//!
+//! Values below 256 ns have a bucket each; above, every power of two is
+//! split into 128 buckets, so a bucket is at most 1/128 of its value wide
+//! and a reported quantile is within 0.4% of the true one. Values up to
+//! 2^45 ns (9.8 hours) are resolved; larger ones fall in the last bucket
+//! (the exact maximum is kept apart). Counts are integers and the sum is a
+//! `u128`, so merging is exact and independent of order.
+
+const SUB_BITS: u32 = 8;
+const SUB: u64 = 1 << SUB_BITS; // 256
+const HALF: u64 = SUB / 2; // 128
+const MAX_EXP: u32 = 45;
+/// Number of buckets: 256 linear + 128 per octave from 2^8 to 2^45.
+pub const BUCKETS: usize = (SUB + (MAX_EXP - SUB_BITS + 1) as u64 * HALF) as usize;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    count: u64,
+    sum: u128,
+    min: u64,
+    max: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline]
+fn index(v: u64) -> usize {
+    if v < SUB {
+        return v as usize;
+    }
+    let e = 63 - v.leading_zeros(); // ≥ 8
+    if e > MAX_EXP {
+        return BUCKETS - 1;
+    }
+    let m = (v >> (e - SUB_BITS + 1)) - HALF; // 0..128
+    (SUB + (e - SUB_BITS) as u64 * HALF + m) as usize
+}
+
+/// The smallest value of bucket `i` and its width.
+fn bucket_range(i: usize) -> (u64, u64) {
+    let i = i as u64;
+    if i < SUB {
+        return (i, 1);
+    }
+    let e = (i - SUB) / HALF + SUB_BITS as u64;
+    let m = (i - SUB) % HALF + HALF;
+    let shift = e - SUB_BITS as u64 + 1;
+    (m << shift, 1 << shift)
+}
+
+impl Histogram {
+    /// An empty histogram; its buckets are allocated at the first record.
+    pub fn new() -> Self {
+        Histogram {
+            counts: Vec::new(),
+            count: 0,
+            sum: 0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, v: u64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
+        self.counts[index(v)] += 1;
+        self.count += 1;
+        self.sum += v as u128;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    /// Adds another histogram's counts: exact, commutative and associative.
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.count == 0 {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn sum(&self) -> u128 {
+        self.sum
+    }
+
+    pub fn max(&self) -> u64 {
+        if self.count == 0 { 0 } else { self.max }
+    }
+
+    pub fn min(&self) -> u64 {
+        if self.count == 0 { 0 } else { self.min }
+    }
+
+    /// Exact mean (from the exact sum); 0 when empty.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum as f64 / self.count as f64
+        }
+    }
+
+    /// The q-quantile (0 ≤ q ≤ 1): the midpoint of the bucket holding the
+    /// ⌈q·n⌉-th smallest value, clamped to the exact min and max.
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                let (lo, w) = bucket_range(i);
+                return (lo + w / 2).clamp(self.min, self.max);
+            }
+        }
+        self.max
+    }
+
+    /// Number of recorded values ≤ v (exact below 256 ns, else to the bucket).
+    pub fn count_le(&self, v: u64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let last = index(v);
+        self.counts[..=last].iter().sum()
+    }
+
+    /// Non-empty buckets as (lower bound, width, count), for reports.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| {
+            let (lo, w) = bucket_range(i);
+            (lo, w, *c)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_tile_the_line() {
+        // Every bucket starts where the previous ended, and index() inverts bucket_range().
+        let mut next = 0;
+        for i in 0..BUCKETS - 1 {
+            let (lo, w) = bucket_range(i);
+            assert_eq!(lo, next, "bucket {i}");
+            assert_eq!(index(lo), i);
+            assert_eq!(index(lo + w - 1), i);
+            next = lo + w;
+        }
+    }
+
+    #[test]
+    fn quantiles_within_resolution() {
+        // Quantiles of 1..=1e6 come back within the 0.4% bucket resolution.
+        let mut h = Histogram::new();
+        for v in 1..=1_000_000u64 {
+            h.record(v);
+        }
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            let want = q * 1e6;
+            let got = h.quantile(q) as f64;
+            assert!((got / want - 1.0).abs() < 0.004, "q{q}: {got} vs {want}");
+        }
+        assert_eq!(h.mean(), 500_000.5);
+        assert_eq!(h.max(), 1_000_000);
+    }
+
+    #[test]
+    fn merge_equals_recording_everything() {
+        // Merging two histograms gives exactly the histogram of all values.
+        let (mut a, mut b, mut all) = (Histogram::new(), Histogram::new(), Histogram::new());
+        for v in (0..50_000u64).map(|x| x * 7919 % 1_000_003) {
+            if v % 2 == 0 {
+                a.record(v)
+            } else {
+                b.record(v)
+            }
+            all.record(v);
+        }
+        a.merge(&b);
+        assert_eq!(a, all);
+    }
+}

@@ -1,0 +1,413 @@
+//! Outputs: `summary.json`, `replications.csv`, `services.csv` (stable
+//! interfaces, documented in `docs/outputs.md`), `run.json` (wall-clock
+//! figures, kept apart so the others stay byte-identical) and the console
+//! summary.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::model::{NS_PER_MS, NS_PER_S, Scenario, SloKind, Topology};
+use crate::montecarlo::{Aggregate, wilson95};
+use crate::observe::Histogram;
+
+/// Milliseconds from nanoseconds, rounded to the microsecond.
+fn ms(ns: f64) -> f64 {
+    (ns / NS_PER_MS * 1000.0).round() / 1000.0
+}
+
+/// Rounds a ratio to 9 significant decimals, for stable, readable output.
+fn r9(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+#[derive(Serialize)]
+pub struct LatencyMs {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl LatencyMs {
+    fn of(h: &Histogram) -> Self {
+        LatencyMs {
+            mean: ms(h.mean()),
+            p50: ms(h.quantile(0.5) as f64),
+            p90: ms(h.quantile(0.9) as f64),
+            p99: ms(h.quantile(0.99) as f64),
+            max: ms(h.max() as f64),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// Distribution of one figure over replications (sorted copy; exact ranks).
+    fn of(values: &[f64]) -> Self {
+        let mut v: Vec<f64> = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            if v.is_empty() {
+                return 0.0;
+            }
+            let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            r9(v[rank - 1])
+        };
+        Spread {
+            mean: r9(v.iter().sum::<f64>() / v.len().max(1) as f64),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: q(1.0),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SloSummary {
+    pub name: String,
+    pub kind: String,
+    pub flow: Option<String>,
+    pub objective: f64,
+    pub violations: u64,
+    pub probability: f64,
+    pub ci95: [f64; 2],
+    /// Good/valid per replication.
+    pub attainment: Spread,
+    /// Error budget consumed per replication (1 = all of it).
+    pub budget_consumed: Spread,
+}
+
+#[derive(Serialize)]
+pub struct FlowSummary {
+    pub name: String,
+    pub requests: u64,
+    pub succeeded: u64,
+    pub degraded: u64,
+    pub failed: u64,
+    pub availability: f64,
+    pub latency_ms: LatencyMs,
+}
+
+#[derive(Serialize)]
+pub struct WaitMs {
+    pub mean: f64,
+    pub p99: f64,
+}
+
+#[derive(Serialize)]
+pub struct ServiceLatencyMs {
+    pub mean: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+#[derive(Serialize)]
+pub struct ServiceSummary {
+    pub service: String,
+    pub region: String,
+    pub requests: u64,
+    pub rejected: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub utilization: f64,
+    pub latency_ms: ServiceLatencyMs,
+    pub queue_wait_ms: WaitMs,
+}
+
+#[derive(Serialize)]
+pub struct Money {
+    pub failed_value: f64,
+    pub wrong_outputs: u64,
+    pub wrong_output_loss: f64,
+}
+
+#[derive(Serialize)]
+pub struct FaultSummary {
+    pub name: String,
+    pub kind: String,
+    pub target: String,
+}
+
+/// `summary.json`: the machine-readable result of one scenario.
+#[derive(Serialize)]
+pub struct Summary {
+    pub experiment: String,
+    pub owner: String,
+    pub hypothesis: String,
+    pub topology: String,
+    pub seed: u64,
+    pub replications: u64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub faults: Vec<FaultSummary>,
+    pub slos: Vec<SloSummary>,
+    pub flows: Vec<FlowSummary>,
+    pub services: Vec<ServiceSummary>,
+    pub queues: Vec<serde_json::Value>,
+    pub money: Money,
+    pub events: u64,
+}
+
+pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
+    let n = agg.replications();
+    let nr = topo.regions.len();
+    let slos = scn
+        .slos
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let k = agg.slo_violations[i];
+            let (lo, hi) = wilson95(k, n);
+            let att: Vec<f64> = agg.rows.iter().map(|r| r.slos[i].attainment).collect();
+            let budget: Vec<f64> = agg.rows.iter().map(|r| r.slos[i].budget_consumed).collect();
+            SloSummary {
+                name: s.name.clone(),
+                kind: match s.kind {
+                    SloKind::Availability => "availability",
+                    SloKind::Latency => "latency",
+                    SloKind::Correctness => "correctness",
+                    SloKind::Backlog => "backlog",
+                }
+                .to_string(),
+                flow: s.flow.map(|f| topo.flows[f.index()].name.clone()),
+                objective: s.objective,
+                violations: k,
+                probability: r9(if n == 0 { 0.0 } else { k as f64 / n as f64 }),
+                ci95: [r9(lo), r9(hi)],
+                attainment: Spread::of(&att),
+                budget_consumed: Spread::of(&budget),
+            }
+        })
+        .collect();
+    let flows = topo
+        .flows
+        .iter()
+        .zip(&agg.flows)
+        .map(|(f, s)| FlowSummary {
+            name: f.name.clone(),
+            requests: s.requests,
+            succeeded: s.succeeded,
+            degraded: s.degraded,
+            failed: s.failed,
+            availability: r9(if s.requests == 0 {
+                1.0
+            } else {
+                s.succeeded as f64 / s.requests as f64
+            }),
+            latency_ms: LatencyMs::of(&s.latency),
+        })
+        .collect();
+    let mut services = Vec::new();
+    for (si, s) in topo.services.iter().enumerate() {
+        for r in 0..nr {
+            if !s.present[r] {
+                continue;
+            }
+            let g = &agg.groups[si * nr + r];
+            services.push(ServiceSummary {
+                service: s.name.clone(),
+                region: topo.regions[r].clone(),
+                requests: g.requests,
+                rejected: g.rejected,
+                errors: g.errors,
+                timeouts: g.timeouts,
+                utilization: r9(g.utilization()),
+                latency_ms: ServiceLatencyMs {
+                    mean: ms(g.latency.mean()),
+                    p50: ms(g.latency.quantile(0.5) as f64),
+                    p99: ms(g.latency.quantile(0.99) as f64),
+                },
+                queue_wait_ms: WaitMs {
+                    mean: ms(g.queue_wait.mean()),
+                    p99: ms(g.queue_wait.quantile(0.99) as f64),
+                },
+            });
+        }
+    }
+    let faults = scn
+        .faults
+        .iter()
+        .map(|f| {
+            let regions: Vec<&str> = (0..nr)
+                .filter(|&r| f.regions[r])
+                .map(|r| topo.regions[r].as_str())
+                .collect();
+            let service = f.service.map(|s| topo.services[s.index()].name.as_str()).unwrap_or("-");
+            FaultSummary {
+                name: f.name.clone(),
+                kind: format!("{:?}", f.kind).to_lowercase(),
+                target: format!("{service}@{}", regions.join("+")),
+            }
+        })
+        .collect();
+    Summary {
+        experiment: scn.name.clone(),
+        owner: scn.owner.clone(),
+        hypothesis: scn.hypothesis.clone(),
+        topology: topo.name.clone(),
+        seed: agg.seed,
+        replications: n,
+        duration_s: scn.duration_ns as f64 / NS_PER_S,
+        warmup_s: scn.warmup_ns as f64 / NS_PER_S,
+        faults,
+        slos,
+        flows,
+        services,
+        queues: Vec::new(),
+        money: Money {
+            failed_value: (agg.flows.iter().map(|f| f.failed_value).sum::<f64>() * 100.0).round() / 100.0,
+            wrong_outputs: 0,
+            wrong_output_loss: 0.0,
+        },
+        events: agg.events,
+    }
+}
+
+/// Writes `summary.json`, `replications.csv` and `services.csv` into `dir`.
+pub fn write_results(dir: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregate) -> std::io::Result<Summary> {
+    std::fs::create_dir_all(dir)?;
+    let summary = summarize(topo, scn, agg);
+    let mut json = serde_json::to_string_pretty(&summary).map_err(std::io::Error::other)?;
+    json.push('\n');
+    std::fs::write(dir.join("summary.json"), json)?;
+    write_replications(&dir.join("replications.csv"), topo, scn, agg)?;
+    write_services(&dir.join("services.csv"), &summary)?;
+    Ok(summary)
+}
+
+fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregate) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    let mut header = vec!["replication".to_string(), "events".to_string()];
+    for f in &topo.flows {
+        for col in ["requests", "failed", "latency_p99_ms"] {
+            header.push(format!("{}.{col}", f.name));
+        }
+    }
+    for s in &scn.slos {
+        for col in ["attainment", "worst_window", "violated", "budget_consumed"] {
+            header.push(format!("{}.{col}", s.name));
+        }
+    }
+    for f in &scn.faults {
+        header.push(format!("{}.start_s", f.name));
+        header.push(format!("{}.end_s", f.name));
+    }
+    header.push("failed_value".to_string());
+    w.write_record(&header)?;
+    for row in &agg.rows {
+        let mut rec = vec![row.index.to_string(), row.events.to_string()];
+        for (req, failed, p99) in &row.flows {
+            rec.push(req.to_string());
+            rec.push(failed.to_string());
+            rec.push(ms(*p99 as f64).to_string());
+        }
+        for o in &row.slos {
+            rec.push(r9(o.attainment).to_string());
+            rec.push(o.worst_window.map(|w| r9(w).to_string()).unwrap_or_default());
+            rec.push((o.violated as u8).to_string());
+            rec.push(r9(o.budget_consumed).to_string());
+        }
+        for fw in &row.fault_windows {
+            rec.push((fw.start_ns as f64 / NS_PER_S).to_string());
+            rec.push(fw.end_ns.map(|e| (e as f64 / NS_PER_S).to_string()).unwrap_or_default());
+        }
+        rec.push(((row.failed_value * 100.0).round() / 100.0).to_string());
+        w.write_record(&rec)?;
+    }
+    w.flush()
+}
+
+fn write_services(path: &Path, summary: &Summary) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "service",
+        "region",
+        "requests",
+        "rejected",
+        "errors",
+        "timeouts",
+        "utilization",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "queue_wait_mean_ms",
+        "queue_wait_p99_ms",
+    ])?;
+    for s in &summary.services {
+        w.write_record([
+            s.service.clone(),
+            s.region.clone(),
+            s.requests.to_string(),
+            s.rejected.to_string(),
+            s.errors.to_string(),
+            s.timeouts.to_string(),
+            s.utilization.to_string(),
+            s.latency_ms.mean.to_string(),
+            s.latency_ms.p50.to_string(),
+            s.latency_ms.p99.to_string(),
+            s.queue_wait_ms.mean.to_string(),
+            s.queue_wait_ms.p99.to_string(),
+        ])?;
+    }
+    w.flush()
+}
+
+/// The console summary of one scenario.
+pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "== {} ({} replications, seed {})",
+        s.experiment, s.replications, s.seed
+    )?;
+    if !s.hypothesis.is_empty() {
+        writeln!(out, "   hypothesis: {}", s.hypothesis)?;
+    }
+    if !s.slos.is_empty() {
+        writeln!(
+            out,
+            "   {:<32} {:>10} {:>22}  verdict",
+            "SLO", "P(violate)", "95% interval"
+        )?;
+        for slo in &s.slos {
+            let verdict = if slo.ci95[0] > 0.5 {
+                "usually violated"
+            } else if slo.violations == 0 {
+                "held in every replication"
+            } else {
+                "at risk"
+            };
+            writeln!(
+                out,
+                "   {:<32} {:>10.4} {:>22}  {verdict}",
+                slo.name,
+                slo.probability,
+                format!("[{:.4}, {:.4}]", slo.ci95[0], slo.ci95[1])
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "   {:<16} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "flow", "requests", "availability", "p50 ms", "p99 ms", "max ms"
+    )?;
+    for f in &s.flows {
+        writeln!(
+            out,
+            "   {:<16} {:>12} {:>12.6} {:>10.1} {:>10.1} {:>10.1}",
+            f.name, f.requests, f.availability, f.latency_ms.p50, f.latency_ms.p99, f.latency_ms.max
+        )?;
+    }
+    writeln!(out, "   money at risk: {:.2} in failed orders", s.money.failed_value)
+}
