@@ -57,7 +57,7 @@ pub struct RawDistTable {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawDist {
     Number(f64),
-    Table(RawDistTable),
+    Table(Box<RawDistTable>),
 }
 
 impl<'de> Deserialize<'de> for RawDist {
@@ -78,7 +78,8 @@ impl<'de> Deserialize<'de> for RawDist {
                 Ok(RawDist::Number(v))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawDist, A::Error> {
-                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawDist::Table)
+                RawDistTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| RawDist::Table(Box::new(t)))
             }
         }
         d.deserialize_any(V)

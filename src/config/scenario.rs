@@ -473,7 +473,7 @@ pub fn resolve_scenario(
                     "window_s must be between 1 and the counted horizon (duration_s - warmup_s = {horizon}), found {w}"
                 ),
             )
-            .then(|| (w * NS_PER_S) as u64)
+            .then_some((w.clamp(0.0, 1e7) * NS_PER_S) as u64)
         });
         if matches!(s.kind, SloKind::Correctness | SloKind::Backlog) {
             not_simulated.push(format!("slos[{i}]: {:?} SLOs", s.kind));

@@ -1,0 +1,8 @@
+//! chaoscal's integration tests: one binary, a module per behaviour.
+
+mod bad_input;
+mod common;
+mod determinism;
+mod faults;
+mod mechanisms;
+mod queueing;
