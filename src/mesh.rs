@@ -526,9 +526,11 @@ impl<'a> Replication<'a> {
     }
 
     /// One-way network latency between two regions, ns.
+    #[inline]
     fn net(&mut self, from: usize, to: usize) -> u64 {
-        match self.topo.link(RegionId::from_index(from), RegionId::from_index(to)) {
-            Some(d) => d.sample_ns(&mut self.rng.network),
+        match self.topo.latency[from * self.nr + to] {
+            Some(Dist::Const(v)) => (v + 0.5) as u64,
+            Some(ref d) => d.sample_ns(&mut self.rng.network),
             None => 0,
         }
     }
@@ -542,15 +544,7 @@ impl<'a> Replication<'a> {
         };
         let Some(rep) = self.route(target, from) else {
             // Nowhere to send it: fails at once (as a missing cluster in Envoy).
-            self.queue.push(
-                self.now,
-                Ev::Response {
-                    call: idx,
-                    epoch,
-                    attempt,
-                    reply: Reply::Fail { retryable: true },
-                },
-            );
+            self.on_reply(idx, Reply::Fail { retryable: true });
             return;
         };
         let g = self.replicas[rep as usize].group as usize;
@@ -561,29 +555,28 @@ impl<'a> Replication<'a> {
                 gs.requests += 1;
                 gs.errors += 1;
             }
-            let retryable = status >= 500;
-            self.queue.push(
-                self.now,
-                Ev::Response {
-                    call: idx,
-                    epoch,
-                    attempt,
-                    reply: Reply::Fail { retryable },
+            self.on_reply(
+                idx,
+                Reply::Fail {
+                    retryable: status >= 500,
                 },
             );
             return;
         }
         let to = self.replicas[rep as usize].region as usize;
         let delay = self.net(from, to) + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
-        self.queue.push(
-            self.now + delay,
-            Ev::Deliver {
+        if delay == 0 {
+            // Nothing in between: delivered now, without a trip through the event queue.
+            self.on_deliver(idx, epoch, attempt, rep);
+        } else {
+            let ev = Ev::Deliver {
                 call: idx,
                 epoch,
                 attempt,
                 replica: rep,
-            },
-        );
+            };
+            self.queue.push(self.now + delay, ev);
+        }
     }
 
     /// Picks a replica of `s` for a call from region `from`, or `None`.
@@ -988,7 +981,9 @@ impl<'a> Replication<'a> {
                 self.finish_task(t, true);
                 return;
             }
-            let mut issued = 0u16;
+            // A guard token keeps the stage open while its calls are issued:
+            // a call may complete at once (refused, aborted, zero latency).
+            self.tasks.slots[t as usize].pending = 1;
             for &ci in &plan[stage] {
                 let call = &svc.calls[ci as usize];
                 if call.p < 1.0 && self.rng.routing.random::<f64>() >= call.p {
@@ -1011,16 +1006,20 @@ impl<'a> Replication<'a> {
                             site,
                             call.timeout_ns,
                         );
+                        self.tasks.slots[t as usize].pending += 1;
                         self.send_try(c);
-                        issued += 1;
                     }
                     // A publish is acknowledged by the broker at once (queues are not simulated yet).
                     CallTarget::Queue(_) => {}
                 }
             }
             let task = &mut self.tasks.slots[t as usize];
-            if issued > 0 {
-                task.pending = issued;
+            task.pending -= 1;
+            if task.pending > 0 {
+                return;
+            }
+            if task.failed {
+                self.finish_task(t, false);
                 return;
             }
             task.stage += 1;
@@ -1050,11 +1049,13 @@ impl<'a> Replication<'a> {
             (true, true) => Reply::Degraded,
         };
         let from = self.calls.slots[task.call as usize].from_region as usize;
-        self.respond(task.call, task.call_epoch, task.attempt, from, region, reply);
+        // Free the server (and hand it to the next in line) before answering:
+        // the answer may be handled at once, re-entering the mesh.
         self.free_task(t);
         if let Some(next) = self.replicas[replica as usize].queue.pop_front() {
             self.start_task(next);
         }
+        self.respond(task.call, task.call_epoch, task.attempt, from, region, reply);
     }
 
     /// Sends an answer back over the network, unless the caller stopped waiting.
@@ -1064,15 +1065,19 @@ impl<'a> Replication<'a> {
             return;
         }
         let back = self.net(region, caller_region);
-        self.queue.push(
-            self.now + back,
-            Ev::Response {
-                call,
-                epoch,
-                attempt,
-                reply,
-            },
-        );
+        if back == 0 {
+            self.on_reply(call, reply);
+        } else {
+            self.queue.push(
+                self.now + back,
+                Ev::Response {
+                    call,
+                    epoch,
+                    attempt,
+                    reply,
+                },
+            );
+        }
     }
 
     // ------------------------------------------------------------ faults
@@ -1143,6 +1148,7 @@ impl<'a> Replication<'a> {
                 gs.latency.record(self.now - task.arrival);
             }
             let from = self.calls.slots[task.call as usize].from_region as usize;
+            self.free_task(t);
             self.respond(
                 task.call,
                 task.call_epoch,
@@ -1151,7 +1157,6 @@ impl<'a> Replication<'a> {
                 region,
                 Reply::Fail { retryable: true },
             );
-            self.free_task(t);
         }
         self.replicas[r as usize].busy = 0;
     }

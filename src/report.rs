@@ -46,6 +46,7 @@ impl LatencyMs {
 #[derive(Serialize)]
 pub struct Spread {
     pub mean: f64,
+    pub min: f64,
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
@@ -66,6 +67,7 @@ impl Spread {
         };
         Spread {
             mean: r9(v.iter().sum::<f64>() / v.len().max(1) as f64),
+            min: v.first().map(|x| r9(*x)).unwrap_or(0.0),
             p50: q(0.5),
             p90: q(0.9),
             p99: q(0.99),

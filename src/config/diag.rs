@@ -244,8 +244,8 @@ mod tests {
 
     #[test]
     fn line_col_counts_characters_not_bytes() {
-        // Columns are characters, so a non-ASCII prefix does not shift the caret.
+        // Columns count characters: byte 9 is the `b` after the two-byte `à`, column 2.
         let (line, col, text) = line_col("é = 1\nàb = 2", 9);
-        assert_eq!((line, col, text.as_str()), (2, 3, "àb = 2"));
+        assert_eq!((line, col, text.as_str()), (2, 2, "àb = 2"));
     }
 }
