@@ -1,24 +1,33 @@
-//! The mesh: stations, calls, routing and the request life cycle of one
-//! replication. It does no I/O, reads no clock and spawns no threads.
+//! The mesh: stations, calls, routing, resilience mechanisms and queues of
+//! one replication. It does no I/O, reads no clock and spawns no threads.
 //!
 //! # The life of a request
 //! 1. An arrival in region R picks a flow and becomes a *root call* to the
 //!    flow's entry service, routed like any call.
-//! 2. A call is routed to a replica (caller's region first, then the nearest
-//!    region, per `locality`), crosses the network (and any injected delay or
-//!    abort), and is delivered to the replica.
-//! 3. The replica serves it at once if one of its `concurrency` servers is
-//!    free, queues it FIFO if its waiting room has space, or rejects it.
-//! 4. A served request first does its own work (`service_time`, stretched by
+//! 2. A call is routed to a replica (see [`routing`]: caller's region first,
+//!    then the nearest, skipping replicas believed unhealthy), crosses the
+//!    network (and any injected delay or abort), and is delivered.
+//! 3. The replica's rate limit may turn it away; otherwise it is served at
+//!    once if one of its `concurrency` servers is free, queued FIFO if its
+//!    waiting room has space, or rejected. A request that waited longer than
+//!    `queue_timeout_ms` is dropped when its turn comes.
+//! 4. A served request does its own work (`service_time`, stretched by
 //!    slowdown faults; its own `error_rate` fails it), then runs its calls
 //!    stage by stage (calls of a stage in parallel), holding its server all
-//!    along (thread-per-request).
-//! 5. When a call fails, it is retried per its policy (backoff, jitter,
-//!    budget), then its fallback runs; a required call that still fails fails
-//!    the request, an optional one marks it degraded.
+//!    along (thread-per-request). A call to a queue is a publish: the broker
+//!    acknowledges it and consumers process it later (see [`broker`]).
+//! 5. Each try of a call asks the caller replica's circuit breaker first, the
+//!    call as a whole its bulkhead (see [`guards`]). A failed try is retried
+//!    per the policy (backoff, jitter, budget, per-try timeout); then the
+//!    fallback runs; a required call that still fails fails the request, an
+//!    optional one marks it degraded.
 //! 6. The caller gives up at `timeout_ms`; the callee keeps working and its
 //!    late answer is dropped.
 //! 7. The root call's answer back in region R ends the customer request.
+
+mod broker;
+mod guards;
+mod routing;
 
 use std::collections::VecDeque;
 
@@ -30,12 +39,18 @@ use crate::engine::{EventQueue, Time};
 use crate::model::*;
 use crate::observe::{Outcome, Recorder};
 
+use broker::{Broker, Msg};
+use guards::Guards;
+
 /// Simulated time after the end of the run during which in-flight requests
 /// may still finish; those still open then count as failed.
 pub const DRAIN_NS: u64 = 120_000_000_000;
 
 /// Retry budgets count tries over a rolling window of this length.
 pub const BUDGET_WINDOW_NS: u64 = 10_000_000_000;
+
+/// No index (a root call has no call site, a call no guard, ...).
+const NONE: u32 = u32::MAX;
 
 /// The random streams of one replication, one per subsystem, so a change in
 /// how one subsystem draws never shifts another (and configurations that
@@ -46,6 +61,7 @@ pub struct Streams {
     pub network: ChaCha8Rng,
     pub routing: ChaCha8Rng,
     pub faults: ChaCha8Rng,
+    pub resilience: ChaCha8Rng,
 }
 
 /// SplitMix64 finaliser: spreads a seed and a subsystem tag over 64 bits.
@@ -71,6 +87,7 @@ impl Streams {
             network: make(3),
             routing: make(4),
             faults: make(5),
+            resilience: make(6),
         }
     }
 }
@@ -85,13 +102,20 @@ pub struct ReplicationOutput {
     /// Events as the peer models count them: arrivals plus service completions.
     pub peer_events: u64,
     pub fault_windows: Vec<FaultWindow>,
+    /// The most calls and requests in flight at once (a measure of memory).
+    pub peak_in_flight: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// What a replica (or the way to it) answered to one try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reply {
     Ok,
     Degraded,
-    Fail { retryable: bool },
+    /// `retryable`: a server-side failure (5xx, refusal, timeout); a client
+    /// error (4xx: rate limit, injected 4xx) is not retried.
+    Fail {
+        retryable: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -99,11 +123,16 @@ enum Ev {
     Arrival {
         region: u16,
     },
+    /// `charge`: the charge tag of the try (see [`ChargeRecord`]), or `NONE`.
+    /// The flow travels with the try: a late try may reach its replica after
+    /// its call slot was reused, and the callee still works on it.
     Deliver {
         call: u32,
         epoch: u32,
         attempt: u16,
+        flow: u16,
         replica: u32,
+        charge: u32,
     },
     ServiceDone {
         task: u32,
@@ -119,9 +148,23 @@ enum Ev {
         call: u32,
         epoch: u32,
     },
+    TryTimeout {
+        call: u32,
+        epoch: u32,
+        attempt: u16,
+    },
     Retry {
         call: u32,
         epoch: u32,
+    },
+    HealthCheck {
+        replica: u32,
+    },
+    EjectionEnd {
+        replica: u32,
+    },
+    Redeliver {
+        queue: u32,
     },
     FaultStart(u16),
     FaultEnd(u16),
@@ -129,8 +172,19 @@ enum Ev {
 
 #[derive(Clone, Copy, Debug)]
 enum Parent {
-    Task { idx: u32, epoch: u32 },
-    Root { flow: u16, arrival: Time, value: f64 },
+    Task {
+        idx: u32,
+        epoch: u32,
+    },
+    Root {
+        flow: u16,
+        arrival: Time,
+    },
+    /// A queue delivering a message to its consumer.
+    Message {
+        queue: u32,
+        msg: Msg,
+    },
 }
 
 /// A logical call (all its tries and its fallback), or a customer request's root call.
@@ -144,12 +198,22 @@ struct CallSlot {
     parent: Parent,
     target: ServiceId,
     from_region: u16,
-    /// Index into the call sites (`u32::MAX` for a root call).
+    /// Index into the call sites (`NONE` for root calls and deliveries).
     site: u32,
+    /// Index of the caller replica's guard (breaker, bulkhead) for this site.
+    guard: u32,
+    /// Holds a bulkhead permit, returned when the call ends.
+    holds_permit: bool,
     on_fallback: bool,
     deadline: Time,
+    try_started: Time,
     dest_group: u32,
     prev_sleep: u64,
+    /// Order value of the customer request behind this call.
+    value: f64,
+    flow: u16,
+    /// Charge record (duplicate-charge accounting) or `NONE`.
+    charge: u32,
 }
 
 /// A request being handled by a replica (waiting or holding a server).
@@ -166,22 +230,82 @@ struct TaskSlot {
     pending: u16,
     failed: bool,
     degraded: bool,
-    in_service: bool,
     arrival: Time,
+    value: f64,
+    charge: u32,
 }
 
-/// A free-list arena: slots are reused, and each reuse bumps its generation
-/// so events about a previous occupant are recognised and dropped.
+/// Counts one charging call's executions until every try has ended.
+///
+/// A try carries a *charge tag*: the record's index, with the top bit set
+/// for tries of the fallback target. Idempotency keys deduplicate charges at
+/// one provider only: a primary that charged after its caller gave up and a
+/// fallback provider that charged again are a duplicate either way.
+#[derive(Clone, Debug, Default)]
+struct ChargeRecord {
+    /// Tries delivered or on their way, not yet answered.
+    open_tries: u32,
+    /// Tries the primary and the fallback target completed successfully
+    /// (each one charged the card).
+    charged: [u32; 2],
+    call_done: bool,
+    site: u32,
+    idempotent: bool,
+    value: f64,
+}
+
+/// A free-list arena: slots are reused, and each reuse bumps the slot's
+/// epoch so events about a previous occupant are recognised and dropped.
 struct Slab<T> {
     slots: Vec<T>,
     free: Vec<u32>,
 }
 
-impl<T> Slab<T> {
+impl<T: Default> Slab<T> {
     fn new() -> Self {
         Slab {
             slots: Vec::new(),
             free: Vec::new(),
+        }
+    }
+
+    /// A free slot's index (its content is the previous occupant's).
+    fn alloc(&mut self) -> u32 {
+        match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(T::default());
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn in_use(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+}
+
+impl Default for CallSlot {
+    fn default() -> Self {
+        CallSlot {
+            epoch: 0,
+            live: false,
+            waiting: false,
+            attempt: 0,
+            parent: Parent::Root { flow: 0, arrival: 0 },
+            target: ServiceId(0),
+            from_region: 0,
+            site: NONE,
+            guard: NONE,
+            holds_permit: false,
+            on_fallback: false,
+            deadline: Time::MAX,
+            try_started: 0,
+            dest_group: 0,
+            prev_sleep: 0,
+            value: 0.0,
+            flow: 0,
+            charge: NONE,
         }
     }
 }
@@ -196,6 +320,22 @@ struct Replica {
     queue: VecDeque<u32>,
     busy_since: Time,
     busy_ns: u128,
+    /// Believed healthy by health checks.
+    believed: bool,
+    hc_fails: u32,
+    /// Ejected by outlier detection.
+    ejected: bool,
+    ejections: u32,
+    consecutive_errors: u32,
+    /// Rate-limit token bucket.
+    tokens: f64,
+    tokens_at: Time,
+}
+
+impl Replica {
+    fn routable(&self) -> bool {
+        self.believed && !self.ejected
+    }
 }
 
 /// Per call site: the retry budget's rolling counts.
@@ -219,11 +359,16 @@ pub struct Replication<'a> {
     replicas: Vec<Replica>,
     /// Replicas of group g are `group_first[g] .. group_first[g + 1]`.
     group_first: Vec<u32>,
+    /// Replicas of group g not routable (believed unhealthy or ejected).
+    group_down: Vec<u32>,
     rr: Vec<u32>,
     calls: Slab<CallSlot>,
     tasks: Slab<TaskSlot>,
+    charges: Slab<ChargeRecord>,
     site_first: Vec<u32>,
     budgets: Vec<Budget>,
+    guards: Guards,
+    broker: Broker,
     active: ActiveFaults,
     windows: Vec<FaultWindow>,
     /// Replicas each kill fault took down (to restart them).
@@ -232,6 +377,7 @@ pub struct Replication<'a> {
     rec: Recorder,
     events: u64,
     peer_events: u64,
+    peak_in_flight: usize,
 }
 
 impl<'a> Replication<'a> {
@@ -254,6 +400,13 @@ impl<'a> Replication<'a> {
                             queue: VecDeque::new(),
                             busy_since: 0,
                             busy_ns: 0,
+                            believed: true,
+                            hc_fails: 0,
+                            ejected: false,
+                            ejections: 0,
+                            consecutive_errors: 0,
+                            tokens: s.rate_limit.as_ref().map(|r| r.burst).unwrap_or(0.0),
+                            tokens_at: 0,
                         });
                     }
                 }
@@ -285,10 +438,14 @@ impl<'a> Replication<'a> {
             rng,
             nr,
             rr: vec![0; group_first.len()],
+            group_down: vec![0; group_first.len()],
+            guards: Guards::new(topo, &group_first, nr),
+            broker: Broker::new(topo),
             replicas,
             group_first,
             calls: Slab::new(),
             tasks: Slab::new(),
+            charges: Slab::new(),
             site_first,
             budgets: vec![Budget::default(); sites as usize],
             active: ActiveFaults::new(topo.services.len(), nr),
@@ -298,6 +455,7 @@ impl<'a> Replication<'a> {
             rec: Recorder::new(topo, scn),
             events: 0,
             peer_events: 0,
+            peak_in_flight: 0,
         }
     }
 
@@ -311,6 +469,7 @@ impl<'a> Replication<'a> {
                 }
             }
         }
+        self.schedule_health_checks();
         for r in 0..self.nr {
             self.schedule_arrival(r as u16, 0);
         }
@@ -330,6 +489,7 @@ impl<'a> Replication<'a> {
             events: self.events,
             peer_events: self.peer_events,
             fault_windows: self.windows,
+            peak_in_flight: self.peak_in_flight,
         }
     }
 
@@ -340,8 +500,10 @@ impl<'a> Replication<'a> {
                 call,
                 epoch,
                 attempt,
+                flow,
                 replica,
-            } => self.on_deliver(call, epoch, attempt, replica),
+                charge,
+            } => self.on_deliver(call, epoch, attempt, flow, replica, charge),
             Ev::ServiceDone { task, epoch } => {
                 let t = &self.tasks.slots[task as usize];
                 if t.live && t.epoch == epoch {
@@ -355,8 +517,7 @@ impl<'a> Replication<'a> {
                 attempt,
                 reply,
             } => {
-                let c = &self.calls.slots[call as usize];
-                if c.live && c.epoch == epoch && c.waiting && c.attempt == attempt {
+                if self.awaits(call, epoch, attempt) {
                     self.on_reply(call, reply);
                 }
             }
@@ -366,6 +527,11 @@ impl<'a> Replication<'a> {
                     self.on_timeout(call);
                 }
             }
+            Ev::TryTimeout { call, epoch, attempt } => {
+                if self.awaits(call, epoch, attempt) {
+                    self.on_try_timeout(call);
+                }
+            }
             Ev::Retry { call, epoch } => {
                 let c = &self.calls.slots[call as usize];
                 if c.live && c.epoch == epoch && !c.waiting {
@@ -373,9 +539,19 @@ impl<'a> Replication<'a> {
                     self.send_try(call);
                 }
             }
+            Ev::HealthCheck { replica } => self.on_health_check(replica),
+            Ev::EjectionEnd { replica } => self.on_ejection_end(replica),
+            Ev::Redeliver { queue } => self.on_redeliver(queue),
             Ev::FaultStart(i) => self.fault_start(i),
             Ev::FaultEnd(i) => self.fault_end(i),
         }
+    }
+
+    /// Whether call `call` still waits for try `attempt` of epoch `epoch`.
+    #[inline]
+    fn awaits(&self, call: u32, epoch: u32, attempt: u16) -> bool {
+        let c = &self.calls.slots[call as usize];
+        c.live && c.epoch == epoch && c.waiting && c.attempt == attempt
     }
 
     // ------------------------------------------------------------ arrivals
@@ -456,13 +632,16 @@ impl<'a> Replication<'a> {
             Parent::Root {
                 flow: flow as u16,
                 arrival,
-                value,
             },
             f.entry,
             region,
-            u32::MAX,
+            NONE,
+            NONE,
             None,
         );
+        let c = &mut self.calls.slots[call as usize];
+        c.value = value;
+        c.flow = flow as u16;
         self.send_try(call);
         self.schedule_arrival(region, self.now);
     }
@@ -475,29 +654,11 @@ impl<'a> Replication<'a> {
         target: ServiceId,
         from_region: u16,
         site: u32,
+        guard: u32,
         timeout: Option<u64>,
     ) -> u32 {
         let deadline = timeout.map(|t| self.now + t).unwrap_or(Time::MAX);
-        let idx = match self.calls.free.pop() {
-            Some(i) => i,
-            None => {
-                self.calls.slots.push(CallSlot {
-                    epoch: 0,
-                    live: false,
-                    waiting: false,
-                    attempt: 0,
-                    parent,
-                    target,
-                    from_region,
-                    site,
-                    on_fallback: false,
-                    deadline,
-                    dest_group: 0,
-                    prev_sleep: 0,
-                });
-                (self.calls.slots.len() - 1) as u32
-            }
-        };
+        let idx = self.calls.alloc();
         let c = &mut self.calls.slots[idx as usize];
         c.epoch = c.epoch.wrapping_add(1);
         c.live = true;
@@ -507,12 +668,21 @@ impl<'a> Replication<'a> {
         c.target = target;
         c.from_region = from_region;
         c.site = site;
+        c.guard = guard;
+        c.holds_permit = false;
         c.on_fallback = false;
         c.deadline = deadline;
         c.prev_sleep = 0;
+        c.value = 0.0;
+        c.flow = 0;
+        c.charge = NONE;
         let epoch = c.epoch;
         if deadline != Time::MAX {
             self.queue.push(deadline, Ev::Timeout { call: idx, epoch });
+        }
+        let in_flight = self.calls.in_use() + self.tasks.in_use();
+        if in_flight > self.peak_in_flight {
+            self.peak_in_flight = in_flight;
         }
         idx
     }
@@ -535,13 +705,47 @@ impl<'a> Replication<'a> {
         }
     }
 
-    /// Sends the current try of a call: route, faults on the way, network.
+    /// The call's definition, for calls made from a call site.
+    fn call_def(&self, site: u32) -> &'a Call {
+        let topo = self.topo;
+        let (caller, call_idx) = self.site_of(site);
+        &topo.services[caller].calls[call_idx]
+    }
+
+    fn site_of(&self, site: u32) -> (usize, usize) {
+        let caller = self.site_first.partition_point(|&f| f <= site) - 1;
+        (caller, (site - self.site_first[caller]) as usize)
+    }
+
+    /// Sends the current try of a call: breaker, route, faults on the way, network.
     fn send_try(&mut self, idx: u32) {
-        let (target, from, epoch, attempt) = {
+        let (target, from, epoch, attempt, guard, site, flow) = {
             let c = &mut self.calls.slots[idx as usize];
             c.waiting = true;
-            (c.target, c.from_region as usize, c.epoch, c.attempt)
+            c.try_started = self.now;
+            (
+                c.target,
+                c.from_region as usize,
+                c.epoch,
+                c.attempt,
+                c.guard,
+                c.site,
+                c.flow,
+            )
         };
+        let counted = self.rec.counted(self.now);
+        if site != NONE && counted {
+            self.rec.sites[site as usize].tries += 1;
+        }
+        if guard != NONE && !self.calls.slots[idx as usize].on_fallback && !self.breaker_permits(guard, site) {
+            // An open breaker fails the call at once, straight to its fallback.
+            if counted {
+                self.rec.sites[site as usize].short_circuited += 1;
+            }
+            self.calls.slots[idx as usize].waiting = false;
+            self.call_failed(idx);
+            return;
+        }
         let Some(rep) = self.route(target, from) else {
             // Nowhere to send it: fails at once (as a missing cluster in Envoy).
             self.on_reply(idx, Reply::Fail { retryable: true });
@@ -550,7 +754,7 @@ impl<'a> Replication<'a> {
         let g = self.replicas[rep as usize].group as usize;
         self.calls.slots[idx as usize].dest_group = g as u32;
         if let Some(status) = self.active.abort(g, &self.scn.faults, &mut self.rng.faults) {
-            if self.rec.counted(self.now) {
+            if counted {
                 let gs = &mut self.rec.groups[g];
                 gs.requests += 1;
                 gs.errors += 1;
@@ -563,115 +767,47 @@ impl<'a> Replication<'a> {
             );
             return;
         }
+        let charge = match self.calls.slots[idx as usize].charge {
+            NONE => NONE,
+            rec => {
+                self.charges.slots[rec as usize].open_tries += 1;
+                rec | (self.calls.slots[idx as usize].on_fallback as u32) << 31
+            }
+        };
         let to = self.replicas[rep as usize].region as usize;
         let delay = self.net(from, to) + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
+        if site != NONE
+            && let Some(per_try) = self.call_def(site).per_try_timeout_ns
+        {
+            let at = (self.now + per_try).min(self.calls.slots[idx as usize].deadline);
+            self.queue.push(
+                at,
+                Ev::TryTimeout {
+                    call: idx,
+                    epoch,
+                    attempt,
+                },
+            );
+        }
         if delay == 0 {
             // Nothing in between: delivered now, without a trip through the event queue.
-            self.on_deliver(idx, epoch, attempt, rep);
+            self.on_deliver(idx, epoch, attempt, flow, rep, charge);
         } else {
             let ev = Ev::Deliver {
                 call: idx,
                 epoch,
                 attempt,
+                flow,
                 replica: rep,
+                charge,
             };
             self.queue.push(self.now + delay, ev);
         }
     }
 
-    /// Picks a replica of `s` for a call from region `from`, or `None`.
-    fn route(&mut self, s: ServiceId, from: usize) -> Option<u32> {
-        let svc = &self.topo.services[s.index()];
-        match svc.locality {
-            Locality::LocalOnly => {
-                if svc.present[from] {
-                    self.pick(s.index() * self.nr + from)
-                } else {
-                    None
-                }
-            }
-            Locality::PreferLocal => {
-                for k in 0..self.topo.nearest[from].len() {
-                    let r = self.topo.nearest[from][k].index();
-                    if svc.present[r]
-                        && let Some(rep) = self.pick(s.index() * self.nr + r)
-                    {
-                        return Some(rep);
-                    }
-                }
-                None
-            }
-            Locality::Any => {
-                // Every reachable replica equally likely.
-                let reachable = &self.topo.nearest[from];
-                let total: u32 = reachable
-                    .iter()
-                    .filter(|r| svc.present[r.index()])
-                    .map(|r| self.group_len(s.index() * self.nr + r.index()))
-                    .sum();
-                if total == 0 {
-                    return None;
-                }
-                let mut k = self.rng.routing.random_range(0..total);
-                for r in reachable {
-                    if !svc.present[r.index()] {
-                        continue;
-                    }
-                    let g = s.index() * self.nr + r.index();
-                    let n = self.group_len(g);
-                    if k < n {
-                        return Some(self.group_first[g] + k);
-                    }
-                    k -= n;
-                }
-                None
-            }
-        }
-    }
-
-    fn group_len(&self, g: usize) -> u32 {
-        self.group_first[g + 1] - self.group_first[g]
-    }
-
-    /// The balancer's choice within a group. Every replica is a candidate:
-    /// without health checks the mesh believes each one healthy.
-    fn pick(&mut self, g: usize) -> Option<u32> {
-        let first = self.group_first[g];
-        let n = self.group_len(g);
-        if n == 0 {
-            return None;
-        }
-        if n == 1 {
-            return Some(first);
-        }
-        let s = g / self.nr;
-        Some(match self.topo.services[s].balancer {
-            Balancer::RoundRobin => {
-                let k = self.rr[g];
-                self.rr[g] = (k + 1) % n;
-                first + k
-            }
-            Balancer::Random => first + self.rng.routing.random_range(0..n),
-            Balancer::LeastOutstanding => {
-                // Power of two choices; the first pick wins ties.
-                let a = self.rng.routing.random_range(0..n);
-                let mut b = self.rng.routing.random_range(0..n - 1);
-                if b >= a {
-                    b += 1;
-                }
-                let load = |r: &Replica| r.busy as usize + r.queue.len();
-                let (ra, rb) = (
-                    &self.replicas[(first + a) as usize],
-                    &self.replicas[(first + b) as usize],
-                );
-                if load(rb) < load(ra) { first + b } else { first + a }
-            }
-        })
-    }
-
     /// A try's answer reached the caller.
     fn on_reply(&mut self, idx: u32, reply: Reply) {
-        self.calls.slots[idx as usize].waiting = false;
+        self.try_ended(idx, !matches!(reply, Reply::Fail { .. }));
         match reply {
             Reply::Ok => self.complete_call(idx, Outcome::Succeeded),
             Reply::Degraded => self.complete_call(idx, Outcome::Degraded),
@@ -684,24 +820,39 @@ impl<'a> Replication<'a> {
         }
     }
 
+    /// Bookkeeping when a try ends, whatever its fate: the breaker learns the
+    /// outcome; later answers to this try are dropped.
+    fn try_ended(&mut self, idx: u32, ok: bool) {
+        let c = &mut self.calls.slots[idx as usize];
+        c.waiting = false;
+        let (guard, site, started, on_fallback) = (c.guard, c.site, c.try_started, c.on_fallback);
+        if guard != NONE && !on_fallback {
+            let slow = self.now - started;
+            self.breaker_record(guard, site, ok, slow);
+        }
+    }
+
     /// Schedules another try if the policy, the deadline and the budget allow.
     fn try_retry(&mut self, idx: u32) -> bool {
         let c = self.calls.slots[idx as usize].clone();
-        if c.site == u32::MAX || c.on_fallback {
+        if c.site == NONE || c.on_fallback {
             return false;
         }
-        let (caller, call_idx) = self.site_of(c.site);
-        let topo = self.topo;
-        let Some(retry) = &topo.services[caller].calls[call_idx].retry else {
+        let call = self.call_def(c.site);
+        let Some(retry) = &call.retry else {
             return false;
         };
         if c.attempt as u32 + 1 >= retry.attempts {
             return false;
         }
+        let counted = self.rec.counted(self.now);
         if let Some(budget) = retry.budget {
             let b = self.budget_at(c.site as usize);
             // Envoy-style budget: retries in the window stay within budget × first tries.
             if (b.retries + b.prev_retries + 1) as f64 > budget * (b.first + b.prev_first) as f64 {
+                if counted {
+                    self.rec.sites[c.site as usize].budget_denied += 1;
+                }
                 return false;
             }
             self.budgets[c.site as usize].retries += 1;
@@ -711,29 +862,33 @@ impl<'a> Replication<'a> {
             .backoff_ns
             .saturating_mul(1u64 << (k - 1).min(40))
             .min(retry.max_backoff_ns);
+        let u: f64 = self.rng.resilience.random();
         let sleep = match retry.jitter {
             Jitter::None => base,
-            Jitter::Full => (self.rng.routing.random::<f64>() * base as f64) as u64,
-            Jitter::Equal => base / 2 + (self.rng.routing.random::<f64>() * (base / 2) as f64) as u64,
+            Jitter::Full => (u * base as f64) as u64,
+            Jitter::Equal => base / 2 + (u * (base / 2) as f64) as u64,
             Jitter::Decorrelated => {
                 let prev = c.prev_sleep.max(retry.backoff_ns);
                 let hi = prev.saturating_mul(3).max(retry.backoff_ns);
                 let lo = retry.backoff_ns as f64;
-                ((lo + self.rng.routing.random::<f64>() * (hi as f64 - lo)) as u64).min(retry.max_backoff_ns)
+                ((lo + u * (hi as f64 - lo)) as u64).min(retry.max_backoff_ns)
             }
         };
         if self.now + sleep >= c.deadline {
             return false;
         }
-        let epoch = c.epoch;
+        if counted {
+            self.rec.sites[c.site as usize].retries += 1;
+        }
         self.calls.slots[idx as usize].prev_sleep = sleep;
-        self.queue.push(self.now + sleep, Ev::Retry { call: idx, epoch });
+        self.queue.push(
+            self.now + sleep,
+            Ev::Retry {
+                call: idx,
+                epoch: c.epoch,
+            },
+        );
         true
-    }
-
-    fn site_of(&self, site: u32) -> (usize, usize) {
-        let caller = self.site_first.partition_point(|&f| f <= site) - 1;
-        (caller, (site - self.site_first[caller]) as usize)
     }
 
     /// The budget counters of a site, rolled forward to now.
@@ -758,27 +913,47 @@ impl<'a> Replication<'a> {
 
     /// The caller's deadline passed: it gives up (the callee keeps working).
     fn on_timeout(&mut self, idx: u32) {
-        let g = self.calls.slots[idx as usize].dest_group as usize;
-        if self.calls.slots[idx as usize].waiting && self.rec.counted(self.now) {
-            self.rec.groups[g].timeouts += 1;
+        if self.calls.slots[idx as usize].waiting {
+            let g = self.calls.slots[idx as usize].dest_group as usize;
+            if self.rec.counted(self.now) {
+                self.rec.groups[g].timeouts += 1;
+            }
+            self.try_ended(idx, false);
         }
         let c = &mut self.calls.slots[idx as usize];
-        c.waiting = false;
         c.attempt = c.attempt.wrapping_add(1);
         c.deadline = self.now;
+        self.call_failed(idx);
+    }
+
+    /// The try's own timeout passed: that try failed; another may follow.
+    fn on_try_timeout(&mut self, idx: u32) {
+        let g = self.calls.slots[idx as usize].dest_group as usize;
+        if self.rec.counted(self.now) {
+            self.rec.groups[g].timeouts += 1;
+        }
+        self.try_ended(idx, false);
+        if self.try_retry(idx) {
+            // The late answer of this try is dropped: the next try has a new attempt number.
+            return;
+        }
+        let c = &mut self.calls.slots[idx as usize];
+        c.attempt = c.attempt.wrapping_add(1);
         self.call_failed(idx);
     }
 
     /// Every try failed: run the fallback, or fail the call.
     fn call_failed(&mut self, idx: u32) {
         let c = &self.calls.slots[idx as usize];
-        let fallback = if c.site == u32::MAX || c.on_fallback {
+        let fallback = if c.site == NONE || c.on_fallback {
             None
         } else {
-            let (caller, call_idx) = self.site_of(c.site);
-            let call = &self.topo.services[caller].calls[call_idx];
+            let call = self.call_def(c.site);
             call.fallback.map(|f| (f, call.timeout_ns))
         };
+        if fallback.is_some() && self.rec.counted(self.now) {
+            self.rec.sites[c.site as usize].fallbacks += 1;
+        }
         match fallback {
             Some((Fallback::Degrade, _)) => self.complete_call(idx, Outcome::Degraded),
             Some((Fallback::Service(f), timeout)) => {
@@ -799,25 +974,35 @@ impl<'a> Replication<'a> {
         }
     }
 
-    /// A logical call ended: tell its parent task, or end the customer request.
+    /// A logical call ended: tell its parent (task, customer or queue).
     fn complete_call(&mut self, idx: u32, mut outcome: Outcome) {
         let c = &self.calls.slots[idx as usize];
         if c.on_fallback && outcome == Outcome::Succeeded {
             outcome = Outcome::Degraded;
         }
-        let parent = c.parent;
-        let site = c.site;
+        let (parent, site, guard, holds_permit, charge, value) =
+            (c.parent, c.site, c.guard, c.holds_permit, c.charge, c.value);
         self.free_call(idx);
+        if holds_permit {
+            self.guards.release(guard);
+        }
+        if charge != NONE {
+            self.charges.slots[charge as usize].call_done = true;
+            self.settle_charge(charge);
+        }
+        if site != NONE && outcome == Outcome::Failed && self.rec.counted(self.now) {
+            self.rec.sites[site as usize].failed += 1;
+        }
         match parent {
-            Parent::Root { flow, arrival, value } => {
+            Parent::Root { flow, arrival } => {
                 if self.rec.counted(arrival) {
                     self.rec
                         .request_done(flow, arrival, Some(self.now - arrival), outcome, value);
                 }
             }
+            Parent::Message { queue, msg } => self.message_done(queue, msg, outcome != Outcome::Failed),
             Parent::Task { idx: t, epoch } => {
-                let (caller, call_idx) = self.site_of(site);
-                let required = self.topo.services[caller].calls[call_idx].required;
+                let required = self.call_def(site).required;
                 let task = &mut self.tasks.slots[t as usize];
                 if !task.live || task.epoch != epoch {
                     return; // the task died with its replica
@@ -841,25 +1026,76 @@ impl<'a> Replication<'a> {
         }
     }
 
+    // ------------------------------------------------------------ duplicate charges
+
+    /// A charging call's try ended at the callee (`charged`: it succeeded there).
+    fn charge_try_ended(&mut self, tag: u32, charged: bool) {
+        if tag == NONE {
+            return;
+        }
+        let rec = tag & !(1 << 31);
+        let r = &mut self.charges.slots[rec as usize];
+        r.open_tries -= 1;
+        r.charged[(tag >> 31) as usize] += charged as u32;
+        self.settle_charge(rec);
+    }
+
+    /// Once the call and all its tries are over, counts repeated charges.
+    fn settle_charge(&mut self, charge: u32) {
+        let r = &self.charges.slots[charge as usize];
+        if !r.call_done || r.open_tries > 0 {
+            return;
+        }
+        let all = (r.charged[0] + r.charged[1]) as u64;
+        // With idempotency keys each provider charges at most once.
+        let effective = if r.idempotent {
+            (r.charged[0].min(1) + r.charged[1].min(1)) as u64
+        } else {
+            all
+        };
+        let (site, value) = (r.site as usize, r.value);
+        self.charges.free.push(charge);
+        if all > 0 && self.rec.counted(self.now) {
+            let s = &mut self.rec.sites[site];
+            s.duplicates_prevented += all - effective;
+            let extra = effective - 1;
+            s.duplicate_charges += extra;
+            s.duplicate_charge_value += extra as f64 * value;
+        }
+    }
+
     // ------------------------------------------------------------ stations
 
     /// A try reached a replica.
-    fn on_deliver(&mut self, call: u32, epoch: u32, attempt: u16, replica: u32) {
+    fn on_deliver(&mut self, call: u32, epoch: u32, attempt: u16, flow: u16, replica: u32, charge: u32) {
         let counted = self.rec.counted(self.now);
-        let r = &mut self.replicas[replica as usize];
-        let g = r.group as usize;
+        let g = self.replicas[replica as usize].group as usize;
         if counted {
             self.rec.groups[g].requests += 1;
         }
         let from = self.calls.slots[call as usize].from_region as usize;
-        if !r.alive {
-            let region = r.region as usize;
+        let region = self.replicas[replica as usize].region as usize;
+        if !self.replicas[replica as usize].alive {
             if counted {
                 self.rec.groups[g].errors += 1;
             }
+            self.charge_try_ended(charge, false);
+            self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: true });
             return;
         }
+        if !self.admit(replica) {
+            if counted {
+                let gs = &mut self.rec.groups[g];
+                gs.rejected += 1;
+                gs.rate_limited += 1;
+                gs.errors += 1;
+            }
+            self.charge_try_ended(charge, false);
+            self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: false });
+            return;
+        }
+        let r = &self.replicas[replica as usize];
         let has_server = r.busy < r.servers;
         if !has_server && r.queue.len() as u32 >= r.queue_cap {
             if counted {
@@ -867,15 +1103,19 @@ impl<'a> Replication<'a> {
                 gs.rejected += 1;
                 gs.errors += 1;
             }
-            let region = r.region as usize;
+            self.charge_try_ended(charge, false);
+            self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: true });
             return;
         }
-        let flow = match self.calls.slots[call as usize].parent {
-            Parent::Root { flow, .. } => flow,
-            Parent::Task { idx, .. } => self.tasks.slots[idx as usize].flow,
+        let value = {
+            let c = &self.calls.slots[call as usize];
+            if c.epoch == epoch { c.value } else { 0.0 }
         };
         let t = self.new_task(replica, call, epoch, attempt, flow);
+        let task = &mut self.tasks.slots[t as usize];
+        task.value = value;
+        task.charge = charge;
         if has_server {
             self.start_task(t);
         } else {
@@ -883,14 +1123,26 @@ impl<'a> Replication<'a> {
         }
     }
 
-    fn new_task(&mut self, replica: u32, call: u32, call_epoch: u32, attempt: u16, flow: u16) -> u32 {
-        let idx = match self.tasks.free.pop() {
-            Some(i) => i,
-            None => {
-                self.tasks.slots.push(TaskSlot::default());
-                (self.tasks.slots.len() - 1) as u32
-            }
+    /// The replica's token bucket (rate limit) admits one more request.
+    fn admit(&mut self, replica: u32) -> bool {
+        let g = self.replicas[replica as usize].group as usize;
+        let Some(limit) = &self.topo.services[g / self.nr].rate_limit else {
+            return true;
         };
+        let r = &mut self.replicas[replica as usize];
+        let elapsed_s = (self.now - r.tokens_at) as f64 / NS_PER_S;
+        r.tokens = (r.tokens + elapsed_s * limit.per_s).min(limit.burst);
+        r.tokens_at = self.now;
+        if r.tokens >= 1.0 {
+            r.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn new_task(&mut self, replica: u32, call: u32, call_epoch: u32, attempt: u16, flow: u16) -> u32 {
+        let idx = self.tasks.alloc();
         let now = self.now;
         let t = &mut self.tasks.slots[idx as usize];
         t.epoch = t.epoch.wrapping_add(1);
@@ -904,8 +1156,9 @@ impl<'a> Replication<'a> {
         t.pending = 0;
         t.failed = false;
         t.degraded = false;
-        t.in_service = false;
         t.arrival = now;
+        t.value = 0.0;
+        t.charge = NONE;
         idx
     }
 
@@ -931,8 +1184,7 @@ impl<'a> Replication<'a> {
     /// A task takes a server and starts its own work.
     fn start_task(&mut self, t: u32) {
         let (replica, arrival, epoch) = {
-            let task = &mut self.tasks.slots[t as usize];
-            task.in_service = true;
+            let task = &self.tasks.slots[t as usize];
             (task.replica, task.arrival, task.epoch)
         };
         self.touch(replica);
@@ -965,9 +1217,9 @@ impl<'a> Replication<'a> {
 
     /// Starts the task's next stage with calls, or finishes it when none is left.
     fn advance(&mut self, t: u32) {
-        let (replica, flow, task_epoch) = {
+        let (replica, flow, task_epoch, value) = {
             let task = &self.tasks.slots[t as usize];
-            (task.replica, task.flow as usize, task.epoch)
+            (task.replica, task.flow as usize, task.epoch, task.value)
         };
         let g = self.replicas[replica as usize].group as usize;
         let s = g / self.nr;
@@ -989,28 +1241,58 @@ impl<'a> Replication<'a> {
                 if call.p < 1.0 && self.rng.routing.random::<f64>() >= call.p {
                     continue;
                 }
+                let site = self.site_first[s] + ci as u32;
+                if self.rec.counted(self.now) {
+                    self.rec.sites[site as usize].calls += 1;
+                }
+                let parent = Parent::Task {
+                    idx: t,
+                    epoch: task_epoch,
+                };
                 match call.to {
                     CallTarget::Service(target) => {
-                        let site = self.site_first[s] + ci as u32;
                         if call.retry.as_ref().is_some_and(|r| r.budget.is_some()) {
                             self.budget_at(site as usize);
                             self.budgets[site as usize].first += 1;
                         }
-                        let c = self.new_call(
-                            Parent::Task {
-                                idx: t,
-                                epoch: task_epoch,
-                            },
-                            target,
-                            region,
-                            site,
-                            call.timeout_ns,
-                        );
+                        let guard = self.guards.index(site, replica);
+                        let c = self.new_call(parent, target, region, site, guard, call.timeout_ns);
+                        {
+                            let cs = &mut self.calls.slots[c as usize];
+                            cs.value = value;
+                            cs.flow = flow as u16;
+                        }
                         self.tasks.slots[t as usize].pending += 1;
+                        if let Some(max) = call.max_in_flight
+                            && !self.guards.acquire(guard, max)
+                        {
+                            // The bulkhead is full: the call fails at once, to its fallback.
+                            if self.rec.counted(self.now) {
+                                self.rec.sites[site as usize].bulkhead_rejected += 1;
+                            }
+                            self.call_failed(c);
+                            continue;
+                        }
+                        self.calls.slots[c as usize].holds_permit = call.max_in_flight.is_some();
+                        if let Some(idempotent) = call.idempotency {
+                            let rec = self.charges.alloc();
+                            self.charges.slots[rec as usize] = ChargeRecord {
+                                open_tries: 0,
+                                charged: [0; 2],
+                                call_done: false,
+                                site,
+                                idempotent,
+                                value,
+                            };
+                            self.calls.slots[c as usize].charge = rec;
+                        }
                         self.send_try(c);
                     }
-                    // A publish is acknowledged by the broker at once (queues are not simulated yet).
-                    CallTarget::Queue(_) => {}
+                    CallTarget::Queue(q) => {
+                        let c = self.new_call(parent, ServiceId(0), region, site, NONE, None);
+                        self.tasks.slots[t as usize].pending += 1;
+                        self.publish(c, q, region as usize, flow as u16);
+                    }
                 }
             }
             let task = &mut self.tasks.slots[t as usize];
@@ -1052,16 +1334,52 @@ impl<'a> Replication<'a> {
         // Free the server (and hand it to the next in line) before answering:
         // the answer may be handled at once, re-entering the mesh.
         self.free_task(t);
-        if let Some(next) = self.replicas[replica as usize].queue.pop_front() {
-            self.start_task(next);
-        }
+        self.start_next(replica);
+        self.charge_try_ended(task.charge, ok);
+        self.replica_answered(replica, ok);
         self.respond(task.call, task.call_epoch, task.attempt, from, region, reply);
+    }
+
+    /// Gives a freed server to the next waiting request, dropping those that
+    /// waited past the service's `queue_timeout_ms`.
+    fn start_next(&mut self, replica: u32) {
+        let g = self.replicas[replica as usize].group as usize;
+        let timeout = self.topo.services[g / self.nr].queue_timeout_ns;
+        while let Some(next) = self.replicas[replica as usize].queue.pop_front() {
+            let task = &self.tasks.slots[next as usize];
+            match timeout {
+                Some(limit) if self.now - task.arrival > limit => {
+                    let task = task.clone();
+                    if self.rec.counted(task.arrival) {
+                        let gs = &mut self.rec.groups[g];
+                        gs.expired += 1;
+                        gs.errors += 1;
+                        gs.latency.record(self.now - task.arrival);
+                    }
+                    let from = self.calls.slots[task.call as usize].from_region as usize;
+                    let region = self.replicas[replica as usize].region as usize;
+                    self.free_task(next);
+                    self.charge_try_ended(task.charge, false);
+                    self.respond(
+                        task.call,
+                        task.call_epoch,
+                        task.attempt,
+                        from,
+                        region,
+                        Reply::Fail { retryable: true },
+                    );
+                }
+                _ => {
+                    self.start_task(next);
+                    return;
+                }
+            }
+        }
     }
 
     /// Sends an answer back over the network, unless the caller stopped waiting.
     fn respond(&mut self, call: u32, epoch: u32, attempt: u16, caller_region: usize, region: usize, reply: Reply) {
-        let c = &self.calls.slots[call as usize];
-        if !(c.live && c.epoch == epoch && c.waiting && c.attempt == attempt) {
+        if !self.awaits(call, epoch, attempt) {
             return;
         }
         let back = self.net(region, caller_region);
@@ -1149,6 +1467,7 @@ impl<'a> Replication<'a> {
             }
             let from = self.calls.slots[task.call as usize].from_region as usize;
             self.free_task(t);
+            self.charge_try_ended(task.charge, false);
             self.respond(
                 task.call,
                 task.call_epoch,
@@ -1173,11 +1492,14 @@ impl<'a> Replication<'a> {
             gs.busy_ns += rep.busy_ns;
             gs.capacity_ns += rep.servers as u128 * (self.rec.end_ns - self.rec.warmup_ns) as u128;
         }
+        self.guards.close(self.now, &mut self.rec);
+        self.broker.close(self.now, &mut self.rec);
         for i in 0..self.calls.slots.len() {
             let c = &self.calls.slots[i];
-            if let (true, Parent::Root { flow, arrival, value }) = (c.live, c.parent)
+            if let (true, Parent::Root { flow, arrival }) = (c.live, c.parent)
                 && self.rec.counted(arrival)
             {
+                let value = c.value;
                 self.rec.request_done(flow, arrival, None, Outcome::Failed, value);
             }
         }
@@ -1187,4 +1509,17 @@ impl<'a> Replication<'a> {
 /// Runs replication `index` of a scenario.
 pub fn run_replication(topo: &Topology, scn: &Scenario, seed: u64, index: u64) -> ReplicationOutput {
     Replication::new(topo, scn, seed, index).run(index)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn events_stay_small() {
+        // The heap moves events around: keep them within 24 bytes.
+        assert!(
+            std::mem::size_of::<super::Ev>() <= 24,
+            "{}",
+            std::mem::size_of::<super::Ev>()
+        );
+    }
 }

@@ -90,6 +90,11 @@ pub struct Service {
     pub balancer: Balancer,
     pub locality: Locality,
     pub health_check: Option<HealthCheck>,
+    /// Token bucket per replica: arrivals beyond it are rejected (429).
+    pub rate_limit: Option<RateLimit>,
+    /// Requests that waited longer than this for a server are dropped (503).
+    pub queue_timeout_ns: Option<u64>,
+    pub outlier_detection: Option<Outlier>,
     pub quality: Option<Quality>,
     pub validates: Option<Validates>,
     pub calls: Vec<Call>,
@@ -102,6 +107,21 @@ pub struct Service {
 pub struct HealthCheck {
     pub interval_ns: u64,
     pub unhealthy_after: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimit {
+    pub per_s: f64,
+    pub burst: f64,
+}
+
+/// Envoy-style outlier detection: a replica answering `consecutive_errors`
+/// failures in a row is ejected for `base_ejection_ns` × its ejection count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outlier {
+    pub consecutive_errors: u32,
+    pub base_ejection_ns: u64,
+    pub max_ejection_percent: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -141,9 +161,14 @@ pub struct Retry {
     pub budget: Option<f64>,
 }
 
+/// A Resilience4j count-based circuit breaker.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Breaker {
+    /// Open when failures/calls ≥ this (1.0 + ε disables).
     pub failure_rate: f64,
+    /// Open when slow calls/calls ≥ this.
+    pub slow_call_rate: f64,
+    pub slow_call_ns: u64,
     pub window: u32,
     pub min_calls: u32,
     pub open_ns: u64,
@@ -158,10 +183,16 @@ pub struct Call {
     pub stage: u32,
     pub p: f64,
     pub timeout_ns: Option<u64>,
+    pub per_try_timeout_ns: Option<u64>,
     pub retry: Option<Retry>,
     pub breaker: Option<Breaker>,
     pub fallback: Option<Fallback>,
     pub required: bool,
+    /// Bulkhead: calls in flight from one caller replica through this call.
+    pub max_in_flight: Option<u32>,
+    /// `Some(false)`: a charging call without idempotency keys (a retry
+    /// charges again); `Some(true)`: deduplicated by the callee; `None`: not a charge.
+    pub idempotency: Option<bool>,
 }
 
 /// An asynchronous hand-off (broker).

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::chaos::FaultWindow;
 use crate::mesh::run_replication;
 use crate::model::{Scenario, Topology};
-use crate::observe::{FlowStats, GroupStats, SloOutcome};
+use crate::observe::{BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome};
 
 /// How to run a scenario's replications.
 #[derive(Clone, Debug)]
@@ -47,6 +47,10 @@ pub struct ReplicationRow {
     pub slos: Vec<SloOutcome>,
     pub fault_windows: Vec<FaultWindow>,
     pub failed_value: f64,
+    pub breaker_opens: u64,
+    pub duplicate_charges: u64,
+    pub transitions: Vec<BreakerTransition>,
+    pub peak_in_flight: usize,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -56,6 +60,8 @@ pub struct Aggregate {
     pub rows: Vec<ReplicationRow>,
     pub flows: Vec<FlowStats>,
     pub groups: Vec<GroupStats>,
+    pub sites: Vec<SiteStats>,
+    pub queues: Vec<QueueStats>,
     pub slo_violations: Vec<u64>,
     pub events: u64,
     pub peer_events: u64,
@@ -68,6 +74,8 @@ impl Aggregate {
             rows: Vec::new(),
             flows: vec![FlowStats::default(); topo.flows.len()],
             groups: vec![GroupStats::default(); topo.services.len() * topo.regions.len()],
+            sites: vec![SiteStats::default(); topo.services.iter().map(|s| s.calls.len()).sum()],
+            queues: vec![QueueStats::default(); topo.queues.len() * topo.regions.len()],
             slo_violations: vec![0; scn.slos.len()],
             events: 0,
             peer_events: 0,
@@ -111,6 +119,12 @@ pub fn run_scenario(
             for (a, g) in agg.groups.iter_mut().zip(&rec.groups) {
                 a.merge(g);
             }
+            for (a, x) in agg.sites.iter_mut().zip(&rec.sites) {
+                a.merge(x);
+            }
+            for (a, q) in agg.queues.iter_mut().zip(&rec.queues) {
+                a.merge(q);
+            }
             let slos = rec.slo_outcomes(scn);
             for (v, o) in agg.slo_violations.iter_mut().zip(&slos) {
                 *v += o.violated as u64;
@@ -128,6 +142,10 @@ pub fn run_scenario(
                 slos,
                 fault_windows: out.fault_windows,
                 failed_value: rec.flows.iter().map(|f| f.failed_value).sum(),
+                breaker_opens: rec.sites.iter().map(|s| s.breaker_opens).sum(),
+                duplicate_charges: rec.sites.iter().map(|s| s.duplicate_charges).sum(),
+                transitions: rec.transitions.clone(),
+                peak_in_flight: out.peak_in_flight,
             });
         }
         progress(agg.rows.len(), total);

@@ -35,6 +35,12 @@ pub struct GroupStats {
     pub errors: u64,
     /// Calls to this service whose caller gave up waiting.
     pub timeouts: u64,
+    /// Turned away by the replica's rate limit (also counted in `rejected`).
+    pub rate_limited: u64,
+    /// Dropped after waiting longer than `queue_timeout_ms` (also in `errors`).
+    pub expired: u64,
+    /// Replicas ejected by outlier detection.
+    pub ejections: u64,
     /// Busy-server time, ns (within the counted horizon).
     pub busy_ns: u128,
     /// Server capacity, ns (servers × counted horizon).
@@ -51,6 +57,9 @@ impl GroupStats {
         self.rejected += o.rejected;
         self.errors += o.errors;
         self.timeouts += o.timeouts;
+        self.rate_limited += o.rate_limited;
+        self.expired += o.expired;
+        self.ejections += o.ejections;
         self.busy_ns += o.busy_ns;
         self.capacity_ns += o.capacity_ns;
         self.latency.merge(&o.latency);
@@ -65,6 +74,99 @@ impl GroupStats {
         }
     }
 }
+
+/// Figures of one call site (a `[[services.calls]]` entry), all caller replicas together.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SiteStats {
+    /// Logical calls made (each may take several tries).
+    pub calls: u64,
+    pub tries: u64,
+    pub retries: u64,
+    /// Retries the budget refused.
+    pub budget_denied: u64,
+    /// Tries refused by an open (or saturated half-open) breaker.
+    pub short_circuited: u64,
+    /// Calls refused by the bulkhead (`max_in_flight`).
+    pub bulkhead_rejected: u64,
+    pub fallbacks: u64,
+    pub failed: u64,
+    /// Transitions to open.
+    pub breaker_opens: u64,
+    /// Time breakers of this site spent open, summed over caller replicas, ns.
+    pub breaker_open_ns: u128,
+    /// Charges made more than once for one logical call (no idempotency key).
+    pub duplicate_charges: u64,
+    pub duplicate_charge_value: f64,
+    /// Repeated charges the callee deduplicated (idempotency keys).
+    pub duplicates_prevented: u64,
+}
+
+impl SiteStats {
+    pub fn merge(&mut self, o: &SiteStats) {
+        self.calls += o.calls;
+        self.tries += o.tries;
+        self.retries += o.retries;
+        self.budget_denied += o.budget_denied;
+        self.short_circuited += o.short_circuited;
+        self.bulkhead_rejected += o.bulkhead_rejected;
+        self.fallbacks += o.fallbacks;
+        self.failed += o.failed;
+        self.breaker_opens += o.breaker_opens;
+        self.breaker_open_ns += o.breaker_open_ns;
+        self.duplicate_charges += o.duplicate_charges;
+        self.duplicate_charge_value += o.duplicate_charge_value;
+        self.duplicates_prevented += o.duplicates_prevented;
+    }
+}
+
+/// Figures of one queue in one region.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueStats {
+    pub published: u64,
+    /// Publishes refused because the queue was at `max_depth`.
+    pub rejected: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    pub dead_lettered: u64,
+    /// Depth × time over the counted horizon, message·ns.
+    pub depth_ns: u128,
+    pub depth_max: u64,
+    /// Publish to end of successful processing.
+    pub age: Histogram,
+}
+
+impl QueueStats {
+    pub fn merge(&mut self, o: &QueueStats) {
+        self.published += o.published;
+        self.rejected += o.rejected;
+        self.delivered += o.delivered;
+        self.redelivered += o.redelivered;
+        self.dead_lettered += o.dead_lettered;
+        self.depth_ns += o.depth_ns;
+        self.depth_max = self.depth_max.max(o.depth_max);
+        self.age.merge(&o.age);
+    }
+}
+
+/// A circuit breaker changing state, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerTransition {
+    pub time_ns: u64,
+    pub site: u32,
+    /// The caller replica, counted within its service.
+    pub replica: u32,
+    pub to: BreakerPhase,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerPhase {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// The most breaker transitions a replication keeps (a limit on memory).
+pub const MAX_TRANSITIONS: usize = 4096;
 
 /// Figures of one flow (customer requests).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -120,6 +222,12 @@ pub struct Recorder {
     pub flows: Vec<FlowStats>,
     /// Indexed by `service * regions + region`.
     pub groups: Vec<GroupStats>,
+    /// Indexed by call site (the services' calls in order).
+    pub sites: Vec<SiteStats>,
+    /// Indexed by `queue * regions + region`.
+    pub queues: Vec<QueueStats>,
+    /// The first [`MAX_TRANSITIONS`] breaker state changes, in time order.
+    pub transitions: Vec<BreakerTransition>,
     pub slos: Vec<SloCounts>,
     slo_defs: Vec<(Option<u16>, SloKind, u64)>,
 }
@@ -132,6 +240,9 @@ impl Recorder {
             end_ns: scn.duration_ns,
             flows: vec![FlowStats::default(); topo.flows.len()],
             groups: vec![GroupStats::default(); topo.services.len() * topo.regions.len()],
+            sites: vec![SiteStats::default(); topo.services.iter().map(|s| s.calls.len()).sum()],
+            queues: vec![QueueStats::default(); topo.queues.len() * topo.regions.len()],
+            transitions: Vec::new(),
             slos: scn
                 .slos
                 .iter()

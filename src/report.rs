@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::model::{NS_PER_MS, NS_PER_S, Scenario, SloKind, Topology};
+use crate::model::{CallTarget, NS_PER_MS, NS_PER_S, Scenario, SloKind, Topology};
 use crate::montecarlo::{Aggregate, wilson95};
+use crate::observe::BreakerPhase;
 use crate::observe::Histogram;
 
 /// Milliseconds from nanoseconds, rounded to the microsecond.
@@ -123,6 +124,9 @@ pub struct ServiceSummary {
     pub rejected: u64,
     pub errors: u64,
     pub timeouts: u64,
+    pub rate_limited: u64,
+    pub expired: u64,
+    pub ejections: u64,
     pub utilization: f64,
     pub latency_ms: ServiceLatencyMs,
     pub queue_wait_ms: WaitMs,
@@ -133,6 +137,49 @@ pub struct Money {
     pub failed_value: f64,
     pub wrong_outputs: u64,
     pub wrong_output_loss: f64,
+    pub duplicate_charges: u64,
+    pub duplicate_charge_value: f64,
+}
+
+/// One call site: what the caller's resilience mechanisms did.
+#[derive(Serialize)]
+pub struct CallSummary {
+    pub caller: String,
+    pub to: String,
+    pub calls: u64,
+    pub tries: u64,
+    pub retries: u64,
+    pub budget_denied: u64,
+    pub short_circuited: u64,
+    pub bulkhead_rejected: u64,
+    pub fallbacks: u64,
+    pub failed: u64,
+    pub breaker_opens: u64,
+    /// Mean time per replication that this site's breakers spent open, summed over caller replicas.
+    pub breaker_open_s: f64,
+    pub duplicate_charges: u64,
+    pub duplicate_charge_value: f64,
+    pub duplicates_prevented: u64,
+}
+
+#[derive(Serialize)]
+pub struct Backlog {
+    /// Time-averaged depth over the counted horizon, per replication.
+    pub mean: f64,
+    pub max: u64,
+}
+
+#[derive(Serialize)]
+pub struct QueueSummary {
+    pub queue: String,
+    pub region: String,
+    pub published: u64,
+    pub rejected: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    pub dead_lettered: u64,
+    pub backlog: Backlog,
+    pub age_ms: WaitMs,
 }
 
 #[derive(Serialize)]
@@ -157,7 +204,8 @@ pub struct Summary {
     pub slos: Vec<SloSummary>,
     pub flows: Vec<FlowSummary>,
     pub services: Vec<ServiceSummary>,
-    pub queues: Vec<serde_json::Value>,
+    pub calls: Vec<CallSummary>,
+    pub queues: Vec<QueueSummary>,
     pub money: Money,
     pub events: u64,
 }
@@ -225,6 +273,9 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
                 rejected: g.rejected,
                 errors: g.errors,
                 timeouts: g.timeouts,
+                rate_limited: g.rate_limited,
+                expired: g.expired,
+                ejections: g.ejections,
                 utilization: r9(g.utilization()),
                 latency_ms: ServiceLatencyMs {
                     mean: ms(g.latency.mean()),
@@ -234,6 +285,63 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
                 queue_wait_ms: WaitMs {
                     mean: ms(g.queue_wait.mean()),
                     p99: ms(g.queue_wait.quantile(0.99) as f64),
+                },
+            });
+        }
+    }
+    let reps = n.max(1) as f64;
+    let mut calls = Vec::new();
+    let mut site = 0;
+    for s in &topo.services {
+        for c in &s.calls {
+            let x = &agg.sites[site];
+            site += 1;
+            let to = match c.to {
+                CallTarget::Service(t) => topo.services[t.index()].name.clone(),
+                CallTarget::Queue(q) => topo.queues[q.index()].name.clone(),
+            };
+            calls.push(CallSummary {
+                caller: s.name.clone(),
+                to,
+                calls: x.calls,
+                tries: x.tries,
+                retries: x.retries,
+                budget_denied: x.budget_denied,
+                short_circuited: x.short_circuited,
+                bulkhead_rejected: x.bulkhead_rejected,
+                fallbacks: x.fallbacks,
+                failed: x.failed,
+                breaker_opens: x.breaker_opens,
+                breaker_open_s: r9(x.breaker_open_ns as f64 / NS_PER_S / reps),
+                duplicate_charges: x.duplicate_charges,
+                duplicate_charge_value: (x.duplicate_charge_value * 100.0).round() / 100.0,
+                duplicates_prevented: x.duplicates_prevented,
+            });
+        }
+    }
+    let horizon_ns = (scn.duration_ns - scn.warmup_ns) as f64;
+    let mut queues = Vec::new();
+    for (qi, q) in topo.queues.iter().enumerate() {
+        for r in 0..nr {
+            if !q.present[r] {
+                continue;
+            }
+            let x = &agg.queues[qi * nr + r];
+            queues.push(QueueSummary {
+                queue: q.name.clone(),
+                region: topo.regions[r].clone(),
+                published: x.published,
+                rejected: x.rejected,
+                delivered: x.delivered,
+                redelivered: x.redelivered,
+                dead_lettered: x.dead_lettered,
+                backlog: Backlog {
+                    mean: r9(x.depth_ns as f64 / horizon_ns / reps),
+                    max: x.depth_max,
+                },
+                age_ms: WaitMs {
+                    mean: ms(x.age.mean()),
+                    p99: ms(x.age.quantile(0.99) as f64),
                 },
             });
         }
@@ -267,12 +375,16 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
         slos,
         flows,
         services,
-        queues: Vec::new(),
         money: Money {
             failed_value: (agg.flows.iter().map(|f| f.failed_value).sum::<f64>() * 100.0).round() / 100.0,
             wrong_outputs: 0,
             wrong_output_loss: 0.0,
+            duplicate_charges: agg.sites.iter().map(|s| s.duplicate_charges).sum(),
+            duplicate_charge_value: (agg.sites.iter().map(|s| s.duplicate_charge_value).sum::<f64>() * 100.0).round()
+                / 100.0,
         },
+        calls,
+        queues,
         events: agg.events,
     }
 }
@@ -286,6 +398,7 @@ pub fn write_results(dir: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregat
     std::fs::write(dir.join("summary.json"), json)?;
     write_replications(&dir.join("replications.csv"), topo, scn, agg)?;
     write_services(&dir.join("services.csv"), &summary)?;
+    write_transitions(&dir.join("breakers.csv"), topo, agg)?;
     Ok(summary)
 }
 
@@ -307,6 +420,8 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
         header.push(format!("{}.end_s", f.name));
     }
     header.push("failed_value".to_string());
+    header.push("breaker_opens".to_string());
+    header.push("duplicate_charges".to_string());
     w.write_record(&header)?;
     for row in &agg.rows {
         let mut rec = vec![row.index.to_string(), row.events.to_string()];
@@ -326,7 +441,44 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
             rec.push(fw.end_ns.map(|e| (e as f64 / NS_PER_S).to_string()).unwrap_or_default());
         }
         rec.push(((row.failed_value * 100.0).round() / 100.0).to_string());
+        rec.push(row.breaker_opens.to_string());
+        rec.push(row.duplicate_charges.to_string());
         w.write_record(&rec)?;
+    }
+    w.flush()
+}
+
+/// Circuit-breaker state changes of every replication (up to 4096 each).
+fn write_transitions(path: &Path, topo: &Topology, agg: &Aggregate) -> std::io::Result<()> {
+    let mut sites = Vec::new();
+    for s in &topo.services {
+        for c in &s.calls {
+            let to = match c.to {
+                CallTarget::Service(t) => topo.services[t.index()].name.as_str(),
+                CallTarget::Queue(q) => topo.queues[q.index()].name.as_str(),
+            };
+            sites.push((s.name.as_str(), to));
+        }
+    }
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(["replication", "time_s", "caller", "to", "caller_replica", "state"])?;
+    for row in &agg.rows {
+        for t in &row.transitions {
+            let (caller, to) = sites[t.site as usize];
+            let state = match t.to {
+                BreakerPhase::Closed => "closed",
+                BreakerPhase::Open => "open",
+                BreakerPhase::HalfOpen => "half_open",
+            };
+            w.write_record([
+                row.index.to_string(),
+                (t.time_ns as f64 / NS_PER_S).to_string(),
+                caller.to_string(),
+                to.to_string(),
+                t.replica.to_string(),
+                state.to_string(),
+            ])?;
+        }
     }
     w.flush()
 }
@@ -340,6 +492,9 @@ fn write_services(path: &Path, summary: &Summary) -> std::io::Result<()> {
         "rejected",
         "errors",
         "timeouts",
+        "rate_limited",
+        "expired",
+        "ejections",
         "utilization",
         "latency_mean_ms",
         "latency_p50_ms",
@@ -355,6 +510,9 @@ fn write_services(path: &Path, summary: &Summary) -> std::io::Result<()> {
             s.rejected.to_string(),
             s.errors.to_string(),
             s.timeouts.to_string(),
+            s.rate_limited.to_string(),
+            s.expired.to_string(),
+            s.ejections.to_string(),
             s.utilization.to_string(),
             s.latency_ms.mean.to_string(),
             s.latency_ms.p50.to_string(),
@@ -411,5 +569,25 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             f.name, f.requests, f.availability, f.latency_ms.p50, f.latency_ms.p99, f.latency_ms.max
         )?;
     }
-    writeln!(out, "   money at risk: {:.2} in failed orders", s.money.failed_value)
+    let opens: u64 = s.calls.iter().map(|c| c.breaker_opens).sum();
+    let retries: u64 = s.calls.iter().map(|c| c.retries).sum();
+    if opens > 0 || retries > 0 {
+        writeln!(out, "   resilience: {retries} retries, {opens} breaker openings")?;
+    }
+    for q in &s.queues {
+        writeln!(
+            out,
+            "   queue {}@{}: {} published, {} dead-lettered, backlog mean {:.1} max {}, age p99 {:.1} ms",
+            q.queue, q.region, q.published, q.dead_lettered, q.backlog.mean, q.backlog.max, q.age_ms.p99
+        )?;
+    }
+    write!(out, "   money at risk: {:.2} in failed orders", s.money.failed_value)?;
+    if s.money.duplicate_charges > 0 {
+        write!(
+            out,
+            ", {} duplicate charges ({:.2})",
+            s.money.duplicate_charges, s.money.duplicate_charge_value
+        )?;
+    }
+    writeln!(out)
 }

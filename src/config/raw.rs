@@ -193,11 +193,28 @@ pub struct RawRetry {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawBreaker {
-    pub failure_rate: f64,
+    pub failure_rate: Option<f64>,
+    pub slow_call_rate: Option<f64>,
+    pub slow_call_ms: Option<f64>,
     pub window: u32,
     pub min_calls: Option<u32>,
     pub open_ms: f64,
     pub half_open_calls: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub per_s: f64,
+    pub burst: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    pub consecutive_errors: u32,
+    pub base_ejection_ms: Option<f64>,
+    pub max_ejection_percent: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -208,10 +225,13 @@ pub struct RawCall {
     pub stage: Option<u32>,
     pub p: Option<f64>,
     pub timeout_ms: Option<f64>,
+    pub per_try_timeout_ms: Option<f64>,
     pub retry: Option<RawRetry>,
     pub circuit_breaker: Option<RawBreaker>,
     pub fallback: Option<String>,
     pub required: Option<bool>,
+    pub max_in_flight: Option<i64>,
+    pub idempotency: Option<bool>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -228,6 +248,9 @@ pub struct RawService {
     pub balancer: Option<Balancer>,
     pub locality: Option<Locality>,
     pub health_check: Option<RawHealthCheck>,
+    pub rate_limit: Option<RawRateLimit>,
+    pub queue_timeout_ms: Option<f64>,
+    pub outlier_detection: Option<RawOutlier>,
     pub quality: Option<RawQuality>,
     pub validates: Option<RawValidates>,
     #[serde(default)]

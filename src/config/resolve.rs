@@ -587,6 +587,56 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                 unhealthy_after: h.unhealthy_after,
             }
         });
+        let rate_limit = s.rate_limit.as_ref().map(|r| {
+            let rp = p.k("rate_limit");
+            in_range(&mut cx, &rp.k("per_s"), r.per_s, 0.0, 1e9, "per_s");
+            let burst = r.burst.unwrap_or(r.per_s.max(1.0));
+            in_range(&mut cx, &rp.k("burst"), burst, 1.0, 1e9, "burst");
+            RateLimit { per_s: r.per_s, burst }
+        });
+        let queue_timeout_ns = s.queue_timeout_ms.and_then(|t| {
+            in_range(
+                &mut cx,
+                &p.k("queue_timeout_ms"),
+                t,
+                0.001,
+                86_400_000.0,
+                "queue_timeout_ms",
+            )
+            .then_some((t.clamp(0.0, 86_400_000.0) * NS_PER_MS) as u64)
+        });
+        let outlier_detection = s.outlier_detection.as_ref().map(|o| {
+            let op = p.k("outlier_detection");
+            if o.consecutive_errors == 0 || o.consecutive_errors > 10_000 {
+                cx.err(
+                    &op.k("consecutive_errors"),
+                    "consecutive_errors must be between 1 and 10000",
+                );
+            }
+            let base = o.base_ejection_ms.unwrap_or(30_000.0);
+            in_range(
+                &mut cx,
+                &op.k("base_ejection_ms"),
+                base,
+                0.0,
+                86_400_000.0,
+                "base_ejection_ms",
+            );
+            let max = o.max_ejection_percent.unwrap_or(10.0);
+            in_range(
+                &mut cx,
+                &op.k("max_ejection_percent"),
+                max,
+                0.0,
+                100.0,
+                "max_ejection_percent",
+            );
+            Outlier {
+                consecutive_errors: o.consecutive_errors.max(1),
+                base_ejection_ns: (base.clamp(0.0, 86_400_000.0) * NS_PER_MS) as u64,
+                max_ejection_percent: max,
+            }
+        });
         let quality = s.quality.as_ref().map(|q| {
             in_range(
                 &mut cx,
@@ -702,9 +752,62 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                     budget: r.budget,
                 }
             });
+            let per_try_timeout_ns = c.per_try_timeout_ms.and_then(|t| {
+                in_range(
+                    &mut cx,
+                    &cp.k("per_try_timeout_ms"),
+                    t,
+                    0.001,
+                    86_400_000.0,
+                    "per_try_timeout_ms",
+                )
+                .then_some((t.clamp(0.0, 86_400_000.0) * NS_PER_MS).round() as u64)
+            });
+            if let (Some(t), Some(pt)) = (c.timeout_ms, c.per_try_timeout_ms)
+                && pt > t
+            {
+                cx.err(
+                    &cp.k("per_try_timeout_ms"),
+                    format!("per_try_timeout_ms ({pt}) must not exceed timeout_ms ({t})"),
+                );
+            }
+            let max_in_flight = c.max_in_flight.map(|m| {
+                if !(1..=10_000_000).contains(&m) {
+                    cx.err(
+                        &cp.k("max_in_flight"),
+                        format!("max_in_flight must be between 1 and 10000000, found {m}"),
+                    );
+                }
+                m.clamp(1, 10_000_000) as u32
+            });
             let breaker = c.circuit_breaker.as_ref().map(|b| {
                 let bp = cp.k("circuit_breaker");
-                in_range(&mut cx, &bp.k("failure_rate"), b.failure_rate, 0.0, 1.0, "failure_rate");
+                if b.failure_rate.is_none() && b.slow_call_rate.is_none() {
+                    cx.err(
+                        &bp,
+                        "a circuit breaker needs `failure_rate` and/or `slow_call_rate` (with `slow_call_ms`)",
+                    );
+                }
+                let failure_rate = b.failure_rate.unwrap_or(2.0);
+                if let Some(r) = b.failure_rate {
+                    in_range(&mut cx, &bp.k("failure_rate"), r, 0.0, 1.0, "failure_rate");
+                }
+                let slow_call_rate = b.slow_call_rate.unwrap_or(2.0);
+                if let Some(r) = b.slow_call_rate {
+                    in_range(&mut cx, &bp.k("slow_call_rate"), r, 0.0, 1.0, "slow_call_rate");
+                    if b.slow_call_ms.is_none() {
+                        cx.err(&bp, "slow_call_rate needs `slow_call_ms` (how slow is slow)");
+                    }
+                }
+                let slow_call_ms = b.slow_call_ms.unwrap_or(60_000.0);
+                in_range(
+                    &mut cx,
+                    &bp.k("slow_call_ms"),
+                    slow_call_ms,
+                    0.0,
+                    86_400_000.0,
+                    "slow_call_ms",
+                );
                 if b.window == 0 || b.window > 100_000 {
                     cx.err(&bp.k("window"), "window must be between 1 and 100000 calls");
                 }
@@ -715,7 +818,9 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                     cx.err(&bp.k("half_open_calls"), "half_open_calls must be between 1 and 100000");
                 }
                 Breaker {
-                    failure_rate: b.failure_rate,
+                    failure_rate,
+                    slow_call_rate,
+                    slow_call_ns: (slow_call_ms.clamp(0.0, 86_400_000.0) * NS_PER_MS) as u64,
                     window: b.window.max(1),
                     min_calls,
                     open_ns: (b.open_ms.max(0.0) * NS_PER_MS) as u64,
@@ -769,6 +874,9 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                 breaker,
                 fallback,
                 required: c.required.unwrap_or(true),
+                per_try_timeout_ns,
+                max_in_flight,
+                idempotency: c.idempotency,
             });
         }
         // Execution plan per flow: stages in order, calls of a stage together.
@@ -802,6 +910,9 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
             balancer: s.balancer.unwrap_or_default(),
             locality: s.locality.unwrap_or_default(),
             health_check,
+            rate_limit,
+            queue_timeout_ns,
+            outlier_detection,
             quality,
             validates,
             calls,
@@ -920,34 +1031,13 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
     }
     for (si, s) in services.iter().enumerate() {
         let p = root.k("services").i(si);
-        if s.health_check.is_some() {
-            cx.warn(
-                &p.k("health_check"),
-                "health checks are not simulated yet: every live replica is believed healthy",
-            );
-        }
         if s.quality.is_some() || s.validates.is_some() {
             cx.warn(
                 &p,
                 "AI quality and validation are not simulated yet (no wrong outputs are produced)",
             );
         }
-        for (ci, c) in s.calls.iter().enumerate() {
-            if c.breaker.is_some() {
-                cx.warn(
-                    &p.k("calls").i(ci).k("circuit_breaker"),
-                    "circuit breakers are not simulated yet: the breaker never opens",
-                );
-            }
-        }
     }
-    if !queues.is_empty() {
-        cx.warn(
-            &root.k("queues"),
-            "asynchronous queues are not simulated yet: a publish is acknowledged at once and not delivered",
-        );
-    }
-
     if cx.has_errors() {
         return Err(cx.diags);
     }

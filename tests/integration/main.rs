@@ -6,3 +6,4 @@ mod determinism;
 mod faults;
 mod mechanisms;
 mod queueing;
+mod resilience;

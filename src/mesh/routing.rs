@@ -1,0 +1,242 @@
+//! Routing: which replica a call goes to, and what the mesh believes about
+//! each replica's health.
+//!
+//! A call goes to the caller's region when the target has a routable replica
+//! there, else (unless `local_only`) to the nearest region that has one. A
+//! replica is routable while health checks believe it healthy and outlier
+//! detection has not ejected it. When no replica anywhere is routable the
+//! mesh routes as if all were (Envoy's panic mode), so a total outage shows
+//! up as refusals, not as an empty route.
+
+use rand::RngExt;
+
+use super::{Ev, Replica, Replication};
+use crate::model::{Balancer, Locality, ServiceId};
+
+impl Replication<'_> {
+    /// Picks a replica of `s` for a call from region `from`, or `None`.
+    pub(super) fn route(&mut self, s: ServiceId, from: usize) -> Option<u32> {
+        self.route_with(s, from, true)
+            .or_else(|| self.route_with(s, from, false))
+    }
+
+    fn route_with(&mut self, s: ServiceId, from: usize, healthy_only: bool) -> Option<u32> {
+        let svc = &self.topo.services[s.index()];
+        match svc.locality {
+            Locality::LocalOnly => {
+                if svc.present[from] {
+                    self.pick(s.index() * self.nr + from, healthy_only)
+                } else {
+                    None
+                }
+            }
+            Locality::PreferLocal => {
+                for k in 0..self.topo.nearest[from].len() {
+                    let r = self.topo.nearest[from][k].index();
+                    if svc.present[r]
+                        && let Some(rep) = self.pick(s.index() * self.nr + r, healthy_only)
+                    {
+                        return Some(rep);
+                    }
+                }
+                None
+            }
+            Locality::Any => {
+                // Every reachable routable replica equally likely.
+                let reachable = &self.topo.nearest[from];
+                let count = |g: usize| self.usable(g, healthy_only);
+                let total: u32 = reachable
+                    .iter()
+                    .filter(|r| svc.present[r.index()])
+                    .map(|r| count(s.index() * self.nr + r.index()))
+                    .sum();
+                if total == 0 {
+                    return None;
+                }
+                let mut k = self.rng.routing.random_range(0..total);
+                for r in reachable {
+                    if !svc.present[r.index()] {
+                        continue;
+                    }
+                    let g = s.index() * self.nr + r.index();
+                    let n = self.usable(g, healthy_only);
+                    if k < n {
+                        return Some(self.kth(g, k, healthy_only));
+                    }
+                    k -= n;
+                }
+                None
+            }
+        }
+    }
+
+    pub(super) fn group_len(&self, g: usize) -> u32 {
+        self.group_first[g + 1] - self.group_first[g]
+    }
+
+    /// Replicas of group g a call may go to.
+    fn usable(&self, g: usize, healthy_only: bool) -> u32 {
+        if healthy_only {
+            self.group_len(g) - self.group_down[g]
+        } else {
+            self.group_len(g)
+        }
+    }
+
+    /// The k-th usable replica of group g.
+    fn kth(&self, g: usize, k: u32, healthy_only: bool) -> u32 {
+        let first = self.group_first[g];
+        if !healthy_only || self.group_down[g] == 0 {
+            return first + k;
+        }
+        (first..self.group_first[g + 1])
+            .filter(|&r| self.replicas[r as usize].routable())
+            .nth(k as usize)
+            .unwrap_or(first)
+    }
+
+    /// The balancer's choice within a group, or `None` when no replica is usable.
+    fn pick(&mut self, g: usize, healthy_only: bool) -> Option<u32> {
+        let n = self.usable(g, healthy_only);
+        if n == 0 {
+            return None;
+        }
+        if n == 1 {
+            return Some(self.kth(g, 0, healthy_only));
+        }
+        let s = g / self.nr;
+        Some(match self.topo.services[s].balancer {
+            Balancer::RoundRobin => {
+                // The rotation runs over all replicas, skipping unusable ones.
+                let first = self.group_first[g];
+                let len = self.group_len(g);
+                let mut k = self.rr[g];
+                for _ in 0..len {
+                    let r = first + k % len;
+                    k = (k + 1) % len;
+                    if !healthy_only || self.replicas[r as usize].routable() {
+                        self.rr[g] = k;
+                        return Some(r);
+                    }
+                }
+                first
+            }
+            Balancer::Random => {
+                let k = self.rng.routing.random_range(0..n);
+                self.kth(g, k, healthy_only)
+            }
+            Balancer::LeastOutstanding => {
+                // Power of two choices; the first pick wins ties.
+                let a = self.rng.routing.random_range(0..n);
+                let mut b = self.rng.routing.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let (ra, rb) = (self.kth(g, a, healthy_only), self.kth(g, b, healthy_only));
+                let load = |r: &Replica| r.busy as usize + r.queue.len();
+                if load(&self.replicas[rb as usize]) < load(&self.replicas[ra as usize]) {
+                    rb
+                } else {
+                    ra
+                }
+            }
+        })
+    }
+
+    /// Changes a replica's health belief or ejection, keeping group counts.
+    fn set_state(&mut self, r: u32, change: impl FnOnce(&mut Replica)) {
+        let rep = &mut self.replicas[r as usize];
+        let before = rep.routable();
+        change(rep);
+        let after = rep.routable();
+        let g = rep.group as usize;
+        match (before, after) {
+            (true, false) => self.group_down[g] += 1,
+            (false, true) => self.group_down[g] -= 1,
+            _ => {}
+        }
+    }
+
+    /// First checks at a random phase within the interval, then periodic.
+    pub(super) fn schedule_health_checks(&mut self) {
+        for r in 0..self.replicas.len() as u32 {
+            let s = self.replicas[r as usize].group as usize / self.nr;
+            if let Some(hc) = &self.topo.services[s].health_check {
+                let phase = self.rng.resilience.random_range(0..hc.interval_ns.max(1));
+                self.queue.push(phase, Ev::HealthCheck { replica: r });
+            }
+        }
+    }
+
+    /// A health check: a live replica passes; `unhealthy_after` consecutive
+    /// failures make the mesh believe it unhealthy, one pass healthy again.
+    pub(super) fn on_health_check(&mut self, r: u32) {
+        let s = self.replicas[r as usize].group as usize / self.nr;
+        let Some(hc) = &self.topo.services[s].health_check else {
+            return;
+        };
+        let (interval, threshold) = (hc.interval_ns, hc.unhealthy_after);
+        if self.replicas[r as usize].alive {
+            self.set_state(r, |rep| {
+                rep.hc_fails = 0;
+                rep.believed = true;
+            });
+        } else {
+            self.set_state(r, |rep| {
+                rep.hc_fails += 1;
+                if rep.hc_fails >= threshold {
+                    rep.believed = false;
+                }
+            });
+        }
+        if self.now + interval < self.scn.duration_ns {
+            self.queue.push(self.now + interval, Ev::HealthCheck { replica: r });
+        }
+    }
+
+    /// Outlier detection: counts a replica's consecutive failed answers and
+    /// ejects it (Envoy's consecutive 5xx), within `max_ejection_percent`.
+    pub(super) fn replica_answered(&mut self, r: u32, ok: bool) {
+        let g = self.replicas[r as usize].group as usize;
+        let Some(od) = &self.topo.services[g / self.nr].outlier_detection else {
+            return;
+        };
+        let rep = &mut self.replicas[r as usize];
+        if ok {
+            rep.consecutive_errors = 0;
+            return;
+        }
+        rep.consecutive_errors += 1;
+        if rep.consecutive_errors < od.consecutive_errors || rep.ejected {
+            return;
+        }
+        rep.consecutive_errors = 0;
+        let n = self.group_len(g);
+        let ejected = (self.group_first[g]..self.group_first[g + 1])
+            .filter(|&x| self.replicas[x as usize].ejected)
+            .count();
+        let allowed = if od.max_ejection_percent <= 0.0 {
+            0
+        } else {
+            ((od.max_ejection_percent / 100.0 * n as f64).floor() as usize).max(1)
+        };
+        if ejected >= allowed {
+            return;
+        }
+        let base = od.base_ejection_ns;
+        self.set_state(r, |rep| {
+            rep.ejected = true;
+            rep.ejections += 1;
+        });
+        let times = self.replicas[r as usize].ejections as u64;
+        self.queue
+            .push(self.now + base.saturating_mul(times), Ev::EjectionEnd { replica: r });
+        if self.rec.counted(self.now) {
+            self.rec.groups[g].ejections += 1;
+        }
+    }
+
+    pub(super) fn on_ejection_end(&mut self, r: u32) {
+        self.set_state(r, |rep| rep.ejected = false);
+    }
+}
