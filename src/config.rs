@@ -26,9 +26,8 @@ use crate::model::{Scenario, Topology};
 pub fn load_topology(path: &Path) -> Result<(Topology, Vec<Diagnostic>), Vec<Diagnostic>> {
     let src = read_source(path).map_err(|d| vec![d])?;
     if src.text.trim().is_empty() {
-        return Err(vec![src.at_span(
-            Severity::Error,
-            None,
+        return Err(vec![Diagnostic::file_error(
+            path,
             "the file is empty; expected a topology ([[regions]], [[flows]], [[services]])",
         )]);
     }
@@ -90,9 +89,8 @@ impl Loader {
             }
         };
         if src.text.trim().is_empty() {
-            self.diagnostics.push(src.at_span(
-                Severity::Error,
-                None,
+            self.diagnostics.push(Diagnostic::file_error(
+                path,
                 "the file is empty; expected a scenario ([experiment], [run], [workload], ...)",
             ));
             return None;
@@ -107,9 +105,17 @@ impl Loader {
         let exp = raw.experiment.as_ref()?;
         let topo_path = path.parent().unwrap_or(Path::new(".")).join(&exp.topology);
         let topo_key = KeyPath::root().k("experiment").k("topology");
-        if !topo_path.is_file() {
-            self.diagnostics
-                .push(src.error(&topo_key, format!("topology file not found: {}", topo_path.display())));
+        let problem = if exp.topology.trim().is_empty() {
+            Some("`topology` is empty; expected the path of a topology file, relative to this scenario".to_string())
+        } else if topo_path.is_dir() {
+            Some(format!("{} is a folder; expected a topology file", topo_path.display()))
+        } else if !topo_path.is_file() {
+            Some(format!("topology file not found: {}", topo_path.display()))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            self.diagnostics.push(src.error(&topo_key, p));
             return None;
         }
         let Some(topology) = self.topology(&topo_path) else {

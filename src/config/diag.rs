@@ -69,12 +69,16 @@ impl fmt::Display for Diagnostic {
         )?;
         let gutter = self.line.to_string();
         writeln!(f, "{} | {}", gutter, self.line_text)?;
-        write!(
-            f,
-            "{} | {}^",
-            " ".repeat(gutter.len()),
-            " ".repeat(self.column.saturating_sub(1))
-        )
+        // The caret line copies the tabs of the text before the column so it
+        // lines up in a terminal, and stops at the end of the line.
+        let pad: String = self
+            .line_text
+            .chars()
+            .chain(std::iter::repeat(' '))
+            .take(self.column.saturating_sub(1).min(self.line_text.chars().count()))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        write!(f, "{} | {pad}^", " ".repeat(gutter.len()))
     }
 }
 

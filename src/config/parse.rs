@@ -37,22 +37,129 @@ pub fn read_source(path: &std::path::Path) -> Result<Source, Diagnostic> {
     Ok(Source::new(path, text))
 }
 
-/// Parses the TOML syntax, reporting every syntax error found.
+/// The most syntax errors shown for one file: after the first few, the
+/// parser's recovery mostly reports consequences of the first.
+const MAX_SYNTAX_ERRORS: usize = 5;
+
+/// Parses the TOML syntax, reporting the syntax errors found (in file
+/// order, one per line, the first few).
 fn parse_root(src: &Source) -> Result<Spanned<DeTable<'_>>, Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(&src.text);
     if errors.is_empty() {
         return Ok(root);
     }
-    Err(errors
+    let mut diags: Vec<Diagnostic> = errors
         .iter()
         .map(|e| {
-            src.at_span(
-                Severity::Error,
-                e.span(),
-                format!("invalid TOML: {}", e.message().trim()),
-            )
+            let d = src.at_span(Severity::Error, e.span(), String::new());
+            let message = syntax_message(&d.line_text, e.message().trim());
+            Diagnostic {
+                message: format!("invalid TOML: {message}"),
+                ..d
+            }
         })
-        .collect())
+        .collect();
+    diags.sort_by_key(|d| (d.line, d.column));
+    diags.dedup_by_key(|d| d.line);
+    if let Some(first) = diags.first_mut()
+        && let Some(open) = unclosed_array_before(&src.text, first.line)
+    {
+        first
+            .message
+            .push_str(&format!(" (is the array opened on line {open} closed?)"));
+    }
+    let total = diags.len();
+    diags.truncate(MAX_SYNTAX_ERRORS);
+    if total > MAX_SYNTAX_ERRORS {
+        diags.push(src.at_span(
+            Severity::Error,
+            None,
+            format!(
+                "{} more syntax errors not shown (often caused by the first ones)",
+                total - MAX_SYNTAX_ERRORS
+            ),
+        ));
+        if let Some(last) = diags.last_mut() {
+            last.line = 0;
+        }
+    }
+    Err(diags)
+}
+
+/// Replaces the parser's wording where it misleads: a key with nothing after
+/// its `=` is a missing value, not an unquoted string.
+fn syntax_message(line: &str, message: &str) -> String {
+    let code = line.split('#').next().unwrap_or("").trim_end();
+    if code.ends_with('=') {
+        return "missing value after `=` (expected a number, a quoted string, a table or an array)".to_string();
+    }
+    message.to_string()
+}
+
+/// The last line before `line` (1-based) that opens a `[` value it does not
+/// close: the usual cause of a cascade of syntax errors further down.
+fn unclosed_array_before(text: &str, line: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut opened_at = None;
+    for (i, l) in text.lines().take(line.saturating_sub(1)).enumerate() {
+        let code = l.split('#').next().unwrap_or("");
+        let trimmed = code.trim_start();
+        if depth == 0 && trimmed.starts_with('[') {
+            continue; // a table header, not a value
+        }
+        let mut in_string = false;
+        for c in code.chars() {
+            match c {
+                '"' => in_string = !in_string,
+                '[' if !in_string => {
+                    if depth == 0 {
+                        opened_at = Some(i + 1);
+                    }
+                    depth += 1;
+                }
+                ']' if !in_string => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth <= 0 {
+            depth = 0;
+            opened_at = None;
+        }
+    }
+    opened_at
+}
+
+/// Serde's wording, in the user's terms: type names become words.
+fn humanize(message: &str) -> String {
+    let mut m = message.to_string();
+    for (rust, words) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected u16", "expected a whole number ≥ 0"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        (" as i128", ""),
+        (" as u128", ""),
+    ] {
+        m = m.replace(rust, words);
+    }
+    m
+}
+
+/// The key written just before `offset` on its line (`key = value`, also
+/// inside an inline table), if any.
+fn key_before(text: &str, offset: usize) -> Option<String> {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let before = &text[start..offset];
+    let eq = before.rfind('=')?;
+    let lhs = &before[..eq];
+    let key = lhs.rsplit(['{', ',']).next()?.trim().trim_matches('"');
+    (!key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c))).then(|| key.to_string())
 }
 
 /// Tells a scenario from a topology by its top-level keys.
@@ -82,7 +189,17 @@ pub fn file_kind(src: &Source) -> Result<FileKind, Vec<Diagnostic>> {
 fn de<T: DeserializeOwned>(src: &Source, v: &Spanned<DeValue<'_>>, what: &str) -> Result<T, Diagnostic> {
     T::deserialize(ValueDeserializer::from(v.clone())).map_err(|e| {
         let span = e.span().or_else(|| Some(v.span()));
-        src.at_span(Severity::Error, span, format!("{what}: {}", e.message().trim()))
+        let message = humanize(e.message().trim());
+        // Name the key when the error points at a value (`key = value`).
+        let key = span
+            .as_ref()
+            .filter(|_| !message.starts_with("unknown field") && !message.starts_with("missing field"))
+            .and_then(|s| key_before(&src.text, s.start));
+        let what = match key {
+            Some(k) if !what.ends_with(&k) => format!("{what}: `{k}`"),
+            _ => what.to_string(),
+        };
+        src.at_span(Severity::Error, span, format!("{what}: {message}"))
     })
 }
 

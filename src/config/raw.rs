@@ -324,11 +324,36 @@ pub struct RawRun {
 }
 
 /// `rate_per_s`: one number for every region, or a table region → rate.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug)]
 pub enum RawRates {
     Every(f64),
     PerRegion(BTreeMap<String, f64>),
+}
+
+impl<'de> Deserialize<'de> for RawRates {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawRates;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate per second for every region, or a table such as { eu-west = 300, us-east = 200 }")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawRates, E> {
+                Ok(RawRates::Every(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawRates, E> {
+                Ok(RawRates::Every(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawRates, E> {
+                Ok(RawRates::Every(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawRates, A::Error> {
+                BTreeMap::<String, f64>::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawRates::PerRegion)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

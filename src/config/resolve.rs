@@ -81,7 +81,7 @@ fn int_in_range(cx: &mut Ctx, path: &KeyPath, v: Option<i64>, default: i64, lo: 
 pub fn dist(cx: &mut Ctx, path: &KeyPath, raw: &RawDist, unit: Unit, base_dir: &Path) -> Option<Dist> {
     let t = match raw {
         RawDist::Number(v) => {
-            if !v.is_finite() || *v < 0.0 {
+            if !v.is_finite() || *v < 0.0 || *v > 1e12 {
                 cx.err(path, format!("expected a non-negative number, found {v}"));
                 return None;
             }
@@ -144,10 +144,12 @@ pub fn dist(cx: &mut Ctx, path: &KeyPath, raw: &RawDist, unit: Unit, base_dir: &
         }
     }
     // One quantity written as `<name>_ms` or `<name>`: returns it in ns (or plain).
+    // One quantity written as `<name>_ms` or `<name>`: checked as written,
+    // returned in ns (or plain).
     let get = |cx: &mut Ctx, name: &str, ms: Option<f64>, plain: Option<f64>, required: bool| -> Option<f64> {
-        let v = match (ms, plain) {
+        let (key, raw, scale) = match (ms, plain) {
             (Some(_), Some(_)) => {
-                cx.err(&path.k(name), format!("give either `{name}_ms` or `{name}`, not both"));
+                cx.err(path, format!("give either `{name}_ms` or `{name}`, not both"));
                 return None;
             }
             (Some(v), None) => {
@@ -158,9 +160,9 @@ pub fn dist(cx: &mut Ctx, path: &KeyPath, raw: &RawDist, unit: Unit, base_dir: &
                     );
                     return None;
                 }
-                v * NS_PER_MS
+                (format!("{name}_ms"), v, NS_PER_MS)
             }
-            (None, Some(v)) => v * unit.plain_scale(),
+            (None, Some(v)) => (name.to_string(), v, unit.plain_scale()),
             (None, None) => {
                 if required {
                     let hint = if unit == Unit::Plain {
@@ -173,41 +175,46 @@ pub fn dist(cx: &mut Ctx, path: &KeyPath, raw: &RawDist, unit: Unit, base_dir: &
                 return None;
             }
         };
-        if !v.is_finite() || v < 0.0 {
+        if !raw.is_finite() || !(0.0..=1e12).contains(&raw) {
             cx.err(
-                &path.k(name),
-                format!("`{name}` must be a non-negative number, found {v}"),
+                &path.k(&key),
+                format!("`{key}` must be a non-negative number (at most 1e12), found {raw}"),
             );
             return None;
         }
-        Some(v)
+        Some(raw * scale)
     };
     let d = match kind {
         DistKind::Const => {
-            let v = if unit == Unit::Plain {
-                get(cx, "value", t.ms, t.value, true)
+            // `ms` is the duration form; `value` takes the field's unit.
+            if unit == Unit::Plain {
+                get(cx, "value", t.ms, t.value, true).map(Dist::Const)
             } else {
-                // `ms` is the duration form; `value` takes the field's unit.
                 match (t.ms, t.value) {
                     (Some(_), Some(_)) => {
                         cx.err(path, "give either `ms` or `value`, not both");
                         None
                     }
-                    (Some(v), None) => Some(v * NS_PER_MS),
-                    (None, Some(v)) => Some(v * unit.plain_scale()),
                     (None, None) => {
                         cx.err(path, "dist = \"const\" needs `ms`");
                         None
                     }
+                    (ms, value) => {
+                        let (key, raw, scale) = match ms {
+                            Some(v) => ("ms", v, NS_PER_MS),
+                            None => ("value", value.unwrap_or(0.0), unit.plain_scale()),
+                        };
+                        if raw.is_finite() && (0.0..=1e12).contains(&raw) {
+                            Some(Dist::Const(raw * scale))
+                        } else {
+                            cx.err(
+                                &path.k(key),
+                                format!("`{key}` must be a non-negative number, found {raw}"),
+                            );
+                            None
+                        }
+                    }
                 }
-            };
-            match v {
-                Some(v) if v.is_finite() && v >= 0.0 => Some(Dist::Const(v)),
-                Some(v) => {
-                    cx.err(path, format!("a constant must be a non-negative number, found {v}"));
-                    None
-                }
-                None => None,
             }
         }
         DistKind::Exp => get(cx, "mean", t.mean_ms, t.mean, true).map(|mean| Dist::Exp { mean }),
@@ -404,6 +411,29 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
     let base_dir = src.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let root = KeyPath::root();
 
+    // Every list a mesh needs must have something in it.
+    for (key, empty, what) in [
+        (
+            "regions",
+            raw.regions.is_empty(),
+            "a topology needs at least one region",
+        ),
+        (
+            "flows",
+            raw.flows.is_empty(),
+            "a topology needs at least one request flow",
+        ),
+        (
+            "services",
+            raw.services.is_empty(),
+            "a topology needs at least one service",
+        ),
+    ] {
+        if empty {
+            cx.err(&root.k(key), format!("empty list: {what}"));
+        }
+    }
+
     // Regions.
     duplicate_names(&mut cx, "regions", raw.regions.iter().map(|r| r.name.as_str()));
     if raw.regions.len() > 256 {
@@ -494,6 +524,13 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
         cx.err(&root.k("services"), "at most 100000 services");
     }
     let service_names: Vec<&str> = raw.services.iter().map(|s| s.name.as_str()).collect();
+    // In file order, each name once (a duplicate is reported on its own).
+    let mut unique_services: Vec<&str> = Vec::new();
+    for n in &service_names {
+        if !unique_services.contains(n) {
+            unique_services.push(n);
+        }
+    }
     let flow_names: Vec<&str> = raw.flows.iter().map(|f| f.name.as_str()).collect();
     let find_service = |n: &str| service_names.iter().position(|s| *s == n);
     let find_queue = |n: &str| raw.queues.iter().position(|q| q.name == n);
@@ -516,7 +553,11 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
             None => {
                 cx.err(
                     &p.k("entry"),
-                    format!("unknown service \"{}\" (known: {})", f.entry, service_names.join(", ")),
+                    format!(
+                        "unknown service \"{}\" (known: {})",
+                        f.entry,
+                        unique_services.join(", ")
+                    ),
                 );
                 ServiceId(0)
             }
@@ -649,7 +690,7 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
             let discount = q.wrong_effect.as_ref().and_then(|e| e.discount).unwrap_or(0.0);
             in_range(
                 &mut cx,
-                &p.k("quality").k("wrong_effect"),
+                &p.k("quality").k("wrong_effect").k("discount"),
                 discount,
                 0.0,
                 1.0,
@@ -729,7 +770,9 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                 }
                 let backoff = r.backoff_ms.unwrap_or(25.0);
                 in_range(&mut cx, &rp.k("backoff_ms"), backoff, 0.0, 3_600_000.0, "backoff_ms");
-                let max_backoff = r.max_backoff_ms.unwrap_or(backoff.max(1.0) * 10.0);
+                // Default: ten times the base backoff, capped at the limit so a
+                // default never breaks a rule the user did not write.
+                let max_backoff = r.max_backoff_ms.unwrap_or((backoff.max(1.0) * 10.0).min(3_600_000.0));
                 if in_range(
                     &mut cx,
                     &rp.k("max_backoff_ms"),
@@ -813,6 +856,15 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                 }
                 in_range(&mut cx, &bp.k("open_ms"), b.open_ms, 0.0, 86_400_000.0, "open_ms");
                 let min_calls = b.min_calls.unwrap_or(b.window.min(100));
+                if min_calls > b.window {
+                    cx.warn(
+                        &bp.k("min_calls"),
+                        format!(
+                            "min_calls ({min_calls}) exceeds the window ({w}): the breaker decides after {w} calls (Resilience4j)",
+                            w = b.window
+                        ),
+                    );
+                }
                 let half_open_calls = b.half_open_calls.unwrap_or(10);
                 if half_open_calls == 0 || half_open_calls > 100_000 {
                     cx.err(&bp.k("half_open_calls"), "half_open_calls must be between 1 and 100000");
@@ -851,7 +903,7 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                             &cp.k("fallback"),
                             format!(
                                 "unknown service \"{f}\"; expected a service name or \"degrade\" (services: {})",
-                                service_names.join(", ")
+                                unique_services.join(", ")
                             ),
                         );
                         None
@@ -864,10 +916,13 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                     "a publish to a queue takes no retry or circuit_breaker (redelivery is the queue's)",
                 );
             }
+            if c.stage.is_some_and(|st| st > 1_000_000) {
+                cx.err(&cp.k("stage"), "stage must be at most 1000000");
+            }
             calls.push(Call {
                 to,
                 flows: mask,
-                stage: c.stage.unwrap_or(ci as u32),
+                stage: c.stage.unwrap_or(ci as u32).min(1_000_000),
                 p: pr,
                 timeout_ns,
                 retry,
@@ -933,7 +988,7 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                     format!(
                         "unknown service \"{}\" (known: {})",
                         q.consumer,
-                        service_names.join(", ")
+                        unique_services.join(", ")
                     ),
                 );
                 ServiceId(0)

@@ -128,9 +128,13 @@ pub fn resolve_scenario(
         }
     }
     for (i, r) in rate_per_s.iter().enumerate() {
+        let at = match &wl.rate_per_s {
+            RawRates::PerRegion(_) => wp.k("rate_per_s").k(&topo.regions[i]),
+            RawRates::Every(_) => wp.k("rate_per_s"),
+        };
         check(
             &mut cx,
-            &wp.k("rate_per_s"),
+            &at,
             r.is_finite() && *r >= 0.0 && *r <= 10_000_000.0,
             format!(
                 "the rate of {} must be between 0 and 10000000 per second, found {r}",
@@ -141,7 +145,7 @@ pub fn resolve_scenario(
     check(
         &mut cx,
         &wp.k("rate_per_s"),
-        rate_per_s.iter().sum::<f64>() > 0.0,
+        rate_per_s.iter().any(|r| !(r.is_finite() && *r >= 0.0)) || rate_per_s.iter().sum::<f64>() > 0.0,
         "no arrivals: every region's rate is 0",
     );
     let mut surges = Vec::new();
@@ -207,7 +211,7 @@ pub fn resolve_scenario(
             if set && !uses.contains(&key) {
                 cx.err(
                     &fp.k(key),
-                    format!("`{key}` is not used by a {} fault", snake(&kind_name)),
+                    format!("`{key}` is not used by {} fault", article(&snake(&kind_name))),
                 );
             }
         }
@@ -256,12 +260,15 @@ pub fn resolve_scenario(
             | FaultKind::Drift
             | FaultKind::BadDeploy => {
                 if t.service.is_none() {
-                    cx.err(&tp, format!("a {} fault targets a service: target = {{ service = \"...\", region = \"...\" }} (region optional)", snake(&kind_name)));
+                    cx.err(&tp, format!("{} fault targets a service: target = {{ service = \"...\", region = \"...\" }} (region optional)", article(&snake(&kind_name))));
                 }
                 if t.between.is_some() || t.queue.is_some() {
                     cx.err(
                         &tp,
-                        format!("a {} fault takes `service` and `region` only", snake(&kind_name)),
+                        format!(
+                            "{} fault takes `service` and `region` only",
+                            article(&snake(&kind_name))
+                        ),
                     );
                 }
             }
@@ -544,6 +551,24 @@ pub fn resolve_scenario(
         if !slo_names.contains(g.when.slo.as_str()) {
             cx.err(&gp.k("when").k("slo"), format!("unknown SLO \"{}\"", g.when.slo));
         }
+        for (key, name) in [
+            ("from", &g.action.from),
+            ("to", &g.action.to),
+            ("service", &g.action.service),
+        ] {
+            if let Some(n) = name
+                && topo.service_by_name(n).is_none()
+                && topo.region_by_name(n).is_none()
+            {
+                cx.err(
+                    &gp.k("action").k(key),
+                    format!(
+                        "unknown service or region \"{n}\" (services: {}; regions: {region_list})",
+                        service_list()
+                    ),
+                );
+            }
+        }
         cx.warn(&gp, "guardrails are not simulated yet: they never fire");
     }
     if raw.rollout.is_some() {
@@ -625,6 +650,12 @@ fn region_mask_of(cx: &mut Ctx, path: &KeyPath, names: &[String], topo: &Topolog
         }
     }
     mask
+}
+
+/// "a latency", "an abort".
+fn article(word: &str) -> String {
+    let an = word.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {word}", if an { "an" } else { "a" })
 }
 
 /// `RegionOutage` → `region_outage`.

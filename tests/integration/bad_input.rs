@@ -857,7 +857,7 @@ fn out_of_range_numbers_in_scenario_name_the_range_and_the_value() {
             case: "rate",
             old: "eu-west = 30",
             new: "eu-west = -30",
-            needle: "{",
+            needle: "-30",
             words: &["workload.rate_per_s", "eu-west", "between 0 and", "found -30"],
         },
         Range {
@@ -1304,7 +1304,7 @@ fn run_on_a_topology_says_it_takes_scenarios() {
 // ---------------------------------------------------------------- known bugs
 
 #[test]
-#[ignore = "src bug: an empty `flows = []` validates, then `run` panics in mesh.rs on_arrival (flow_cum is empty)"]
+
 fn empty_flow_list_is_refused_not_run() {
     // A topology with `flows = []` has nothing to send requests to: it must fail validation, and never panic `run`.
     let topology = "name = \"x\"\nflows = []\n[[regions]]\nname = \"r\"\n\
@@ -1317,7 +1317,7 @@ fn empty_flow_list_is_refused_not_run() {
 }
 
 #[test]
-#[ignore = "src bug: a negative distribution parameter is reported in nanoseconds, under the wrong key, at the table"]
+
 fn negative_distribution_parameter_is_reported_as_written() {
     // `mean_ms = -3` is reported as `mean_ms` and -3 (as written), at the value, not as -3000000 ns at the `{`.
     let topology = edit(TOPOLOGY, "mean_ms = 3 }", "mean_ms = -3 }");
