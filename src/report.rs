@@ -3,6 +3,9 @@
 //! figures, kept apart so the others stay byte-identical) and the console
 //! summary.
 
+pub mod charts;
+pub mod html;
+
 use std::io::Write;
 use std::path::Path;
 

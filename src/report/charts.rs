@@ -1,0 +1,1 @@
+//! Charts (SVG and PNG) drawn from saved results. Owned by the reports work.
