@@ -1,75 +1,148 @@
 //! Faults: when each one happens in a replication, and what the active ones
-//! do to calls reaching a service in a region.
+//! do to calls reaching a service in a region or crossing a link.
+//!
+//! # Timelines
+//! A scheduled fault has one window: `[start, start + duration)` (no end
+//! without a duration). A random fault (`random = { mtbf_s, mttr_s }`)
+//! alternates healthy periods (exponential, mean MTBF) and faulty periods
+//! (exponential, mean MTTR) from its start to the end of the run; a random
+//! `kill` runs that process for each targeted replica on its own. Every
+//! window is drawn up front from the replication's fault stream, in catalog
+//! order, so the timeline is logged and never depends on the traffic.
 //!
 //! # Composition of overlapping faults
 //! Delays add (each latency fault draws its own `percent` and delay);
-//! abort probabilities combine independently (a call escapes only if it
-//! escapes every abort); slowdown factors multiply; a replica killed by two
-//! faults restarts when the first one that has a duration ends.
+//! abort and loss probabilities combine independently (a call escapes only
+//! if it escapes each one); slowdown factors multiply; the most recent drift
+//! wins; a replica killed by two faults restarts when the first one that has
+//! an end ends; a partition loses everything whatever else is active.
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1};
 
 use crate::model::{Fault, FaultEffect, Scenario};
 
-/// When a fault is active in one replication.
+/// The most windows one fault may open in one replication (a limit on memory
+/// for random faults with a short MTBF).
+pub const MAX_WINDOWS_PER_FAULT: usize = 100_000;
+
+/// One period during which a fault is active in one replication.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultWindow {
+    pub fault: u16,
+    /// For a random kill, the targeted replica (counted over the target's
+    /// groups in order); otherwise 0.
+    pub unit: u32,
     pub start_ns: u64,
     /// `None`: until the end of the run.
     pub end_ns: Option<u64>,
 }
 
-/// Draws every fault's window from the replication's fault stream, in catalog order.
-pub fn draw_windows(scn: &Scenario, rng: &mut ChaCha8Rng) -> Vec<FaultWindow> {
-    scn.faults
-        .iter()
-        .map(|f| {
-            let start_ns = f.start.sample_ns(rng);
-            let end_ns = f.duration.as_ref().map(|d| start_ns + d.sample_ns(rng));
-            FaultWindow { start_ns, end_ns }
-        })
-        .collect()
+/// Draws every fault's windows from the fault stream, in catalog order.
+/// `units(i)` is how many independent units fault i has (replicas for a
+/// random kill, else 1); `horizon_ns` is where random processes stop.
+pub fn draw_windows(
+    scn: &Scenario,
+    rng: &mut ChaCha8Rng,
+    horizon_ns: u64,
+    units: impl Fn(usize) -> u32,
+) -> Vec<FaultWindow> {
+    let mut out = Vec::new();
+    for (i, f) in scn.faults.iter().enumerate() {
+        let start_ns = f.start.sample_ns(rng);
+        match f.random {
+            None => {
+                let end_ns = f.duration.as_ref().map(|d| start_ns + d.sample_ns(rng));
+                out.push(FaultWindow {
+                    fault: i as u16,
+                    unit: 0,
+                    start_ns,
+                    end_ns,
+                });
+            }
+            Some(r) => {
+                let mut drawn = 0;
+                for unit in 0..units(i).max(1) {
+                    let mut t = start_ns as f64;
+                    while drawn < MAX_WINDOWS_PER_FAULT {
+                        let up: f64 = Exp1.sample(rng);
+                        t += up * r.mtbf_ns as f64;
+                        if t >= horizon_ns as f64 {
+                            break;
+                        }
+                        let down: f64 = Exp1.sample(rng);
+                        let end = t + (down * r.mttr_ns as f64).max(1.0);
+                        out.push(FaultWindow {
+                            fault: i as u16,
+                            unit,
+                            start_ns: t as u64,
+                            end_ns: Some(end as u64),
+                        });
+                        drawn += 1;
+                        t = end;
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The active faults that touch one service × region.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct GroupEffects {
     latency: Vec<u16>,
     abort: Vec<u16>,
     slowdown: Vec<u16>,
+    loss: Vec<u16>,
+    blackhole: u32,
+    drift: Vec<u16>,
     slow_factor: f64,
 }
 
-impl Default for GroupEffects {
-    fn default() -> Self {
-        GroupEffects {
-            latency: Vec::new(),
-            abort: Vec::new(),
-            slowdown: Vec::new(),
-            slow_factor: 1.0,
-        }
-    }
+/// The active faults on one directed region pair.
+#[derive(Clone, Debug, Default)]
+struct LinkEffects {
+    partitioned: u32,
+    loss: Vec<u16>,
+    latency: Vec<u16>,
 }
 
-/// Active fault effects per service × region (`service * regions + region`).
+/// Active fault effects per service × region (`service * regions + region`)
+/// and per link (`a * regions + b`, both directions).
 pub struct ActiveFaults {
     groups: Vec<GroupEffects>,
-    /// Whether a latency or abort fault is active per group (the fast path skips the rest).
+    /// A latency, abort, loss, blackhole or drift fault is active on the group.
     any: Vec<bool>,
+    links: Vec<LinkEffects>,
+    any_link: bool,
     regions: usize,
+    /// Bit i: fault i is active on the group (for attributing failures).
+    mask: Vec<u64>,
+    link_mask: Vec<u64>,
 }
 
 impl ActiveFaults {
     pub fn new(services: usize, regions: usize) -> Self {
         ActiveFaults {
-            groups: vec![GroupEffects::default(); services * regions],
+            groups: vec![
+                GroupEffects {
+                    slow_factor: 1.0,
+                    ..Default::default()
+                };
+                services * regions
+            ],
             any: vec![false; services * regions],
+            links: vec![LinkEffects::default(); regions * regions],
+            any_link: false,
             regions,
+            mask: vec![0; services * regions],
+            link_mask: vec![0; regions * regions],
         }
     }
 
-    /// The groups a fault touches.
+    /// The service × region groups a service fault touches.
     pub fn groups_of(&self, f: &Fault) -> Vec<usize> {
         let Some(s) = f.service else { return Vec::new() };
         (0..self.regions)
@@ -78,14 +151,43 @@ impl ActiveFaults {
             .collect()
     }
 
+    fn link_slots(&self, f: &Fault) -> Vec<usize> {
+        match f.link {
+            Some((a, b)) => vec![
+                a.index() * self.regions + b.index(),
+                b.index() * self.regions + a.index(),
+            ],
+            None => Vec::new(),
+        }
+    }
+
     pub fn activate(&mut self, idx: u16, faults: &[Fault]) {
         let f = &faults[idx as usize];
+        let bit = 1u64 << idx.min(63);
+        if f.link.is_some() {
+            for l in self.link_slots(f) {
+                self.link_mask[l] |= bit;
+                let e = &mut self.links[l];
+                match f.effect {
+                    FaultEffect::Partition => e.partitioned += 1,
+                    FaultEffect::PacketLoss { .. } => e.loss.push(idx),
+                    FaultEffect::Latency { .. } => e.latency.push(idx),
+                    _ => {}
+                }
+            }
+            self.refresh_links();
+            return;
+        }
         for g in self.groups_of(f) {
+            self.mask[g] |= bit;
             let e = &mut self.groups[g];
             match f.effect {
                 FaultEffect::Latency { .. } => e.latency.push(idx),
                 FaultEffect::Abort { .. } => e.abort.push(idx),
                 FaultEffect::Slowdown { .. } => e.slowdown.push(idx),
+                FaultEffect::PacketLoss { .. } => e.loss.push(idx),
+                FaultEffect::Blackhole => e.blackhole += 1,
+                FaultEffect::Drift { .. } => e.drift.push(idx),
                 _ => {}
             }
             self.refresh(g, faults);
@@ -93,11 +195,34 @@ impl ActiveFaults {
     }
 
     pub fn deactivate(&mut self, idx: u16, faults: &[Fault]) {
-        for g in self.groups_of(&faults[idx as usize]) {
+        let f = &faults[idx as usize];
+        let bit = 1u64 << idx.min(63);
+        if f.link.is_some() {
+            for l in self.link_slots(f) {
+                self.link_mask[l] &= !bit;
+                let e = &mut self.links[l];
+                match f.effect {
+                    FaultEffect::Partition => e.partitioned = e.partitioned.saturating_sub(1),
+                    _ => {
+                        e.loss.retain(|&x| x != idx);
+                        e.latency.retain(|&x| x != idx);
+                    }
+                }
+            }
+            self.refresh_links();
+            return;
+        }
+        for g in self.groups_of(f) {
+            self.mask[g] &= !bit;
             let e = &mut self.groups[g];
-            e.latency.retain(|&x| x != idx);
-            e.abort.retain(|&x| x != idx);
-            e.slowdown.retain(|&x| x != idx);
+            if let FaultEffect::Blackhole = f.effect {
+                e.blackhole = e.blackhole.saturating_sub(1);
+            }
+            for list in [&mut e.latency, &mut e.abort, &mut e.slowdown, &mut e.loss, &mut e.drift] {
+                if let Some(pos) = list.iter().position(|&x| x == idx) {
+                    list.remove(pos);
+                }
+            }
             self.refresh(g, faults);
         }
     }
@@ -113,12 +238,56 @@ impl ActiveFaults {
                 _ => 1.0,
             })
             .product();
-        self.any[g] = !e.latency.is_empty() || !e.abort.is_empty();
+        self.any[g] =
+            !(e.latency.is_empty() && e.abort.is_empty() && e.loss.is_empty() && e.drift.is_empty()) || e.blackhole > 0;
+    }
+
+    fn refresh_links(&mut self) {
+        self.any_link = self
+            .links
+            .iter()
+            .any(|l| l.partitioned > 0 || !l.loss.is_empty() || !l.latency.is_empty());
+    }
+
+    /// Whether any fault acts on group g's calls (a fast path for the rest).
+    #[inline]
+    pub fn touches(&self, g: usize) -> bool {
+        self.any[g]
+    }
+
+    /// The faults active on group g (bit i: fault i).
+    #[inline]
+    pub fn mask(&self, g: usize) -> u64 {
+        self.mask[g]
+    }
+
+    /// The faults active on the link from a to b.
+    #[inline]
+    pub fn link_mask(&self, a: usize, b: usize) -> u64 {
+        if self.any_link {
+            self.link_mask[a * self.regions + b]
+        } else {
+            0
+        }
     }
 
     #[inline]
     pub fn slow_factor(&self, g: usize) -> f64 {
         self.groups[g].slow_factor
+    }
+
+    #[inline]
+    pub fn blackholed(&self, g: usize) -> bool {
+        self.any[g] && self.groups[g].blackhole > 0
+    }
+
+    /// The active drift of group g: (wrong rate, discount if it sets one).
+    pub fn drift(&self, g: usize, faults: &[Fault]) -> Option<(f64, Option<f64>)> {
+        let i = *self.groups[g].drift.last()?;
+        match faults[i as usize].effect {
+            FaultEffect::Drift { wrong_rate, discount } => Some((wrong_rate, discount)),
+            _ => None,
+        }
     }
 
     /// Whether a call reaching group `g` is aborted; returns the status.
@@ -129,7 +298,7 @@ impl ActiveFaults {
         }
         for &i in &self.groups[g].abort {
             if let FaultEffect::Abort { percent, status } = faults[i as usize].effect
-                && (percent >= 100.0 || rng.random::<f64>() * 100.0 < percent)
+                && hit(percent, rng)
             {
                 return Some(status);
             }
@@ -143,14 +312,49 @@ impl ActiveFaults {
         if !self.any[g] {
             return 0;
         }
-        let mut total = 0;
-        for &i in &self.groups[g].latency {
-            if let FaultEffect::Latency { delay, percent } = &faults[i as usize].effect
-                && (*percent >= 100.0 || rng.random::<f64>() * 100.0 < *percent)
-            {
-                total += delay.sample_ns(rng);
-            }
-        }
-        total
+        delays(&self.groups[g].latency, faults, rng)
     }
+
+    /// Whether an answer from group `g` is lost (packet loss on the service).
+    #[inline]
+    pub fn answer_lost(&self, g: usize, faults: &[Fault], rng: &mut ChaCha8Rng) -> bool {
+        self.any[g] && lost(&self.groups[g].loss, faults, rng)
+    }
+
+    /// What happens to a message crossing from region a to b: `None` if it
+    /// is lost (partition, packet loss), else the extra delay, ns.
+    #[inline]
+    pub fn cross(&self, a: usize, b: usize, faults: &[Fault], rng: &mut ChaCha8Rng) -> Option<u64> {
+        if !self.any_link || a == b {
+            return Some(0);
+        }
+        let l = &self.links[a * self.regions + b];
+        if l.partitioned > 0 || lost(&l.loss, faults, rng) {
+            return None;
+        }
+        Some(delays(&l.latency, faults, rng))
+    }
+}
+
+/// A draw that succeeds `percent` % of the time (no draw at 100%).
+#[inline]
+fn hit(percent: f64, rng: &mut ChaCha8Rng) -> bool {
+    percent >= 100.0 || rng.random::<f64>() * 100.0 < percent
+}
+
+fn delays(list: &[u16], faults: &[Fault], rng: &mut ChaCha8Rng) -> u64 {
+    let mut total = 0;
+    for &i in list {
+        if let FaultEffect::Latency { delay, percent } = &faults[i as usize].effect
+            && hit(*percent, rng)
+        {
+            total += delay.sample_ns(rng);
+        }
+    }
+    total
+}
+
+fn lost(list: &[u16], faults: &[Fault], rng: &mut ChaCha8Rng) -> bool {
+    list.iter()
+        .any(|&i| matches!(faults[i as usize].effect, FaultEffect::PacketLoss { percent } if hit(percent, rng)))
 }

@@ -1,4 +1,4 @@
-//! The command line: `run`, `validate`, `bench`.
+//! The command line: `run`, `validate`, `report`, `bench`.
 //!
 //! Exit codes: 0 ok; 1 an expectation or regression failed; 2 bad input or usage.
 
@@ -48,6 +48,14 @@ pub enum Command {
         /// No progress bar, no console summary.
         #[arg(long)]
         quiet: bool,
+        /// Skip the charts, report.html and index.html (results files only).
+        #[arg(long)]
+        no_report: bool,
+    },
+    /// Charts and HTML report from saved results (one experiment folder, or a folder of them plus an index).
+    Report {
+        /// A results folder written by `run`: `results/<experiment>/` or `results/`.
+        results_dir: PathBuf,
     },
     /// Check files and catalogs: schema, references, ranges, call cycles.
     Validate {
@@ -82,7 +90,9 @@ pub fn main_with(cli: Cli) -> i32 {
             out,
             replication,
             quiet,
-        } => cmd_run(&paths, replications, seed, threads, &out, replication, quiet),
+            no_report,
+        } => cmd_run(&paths, replications, seed, threads, &out, replication, quiet, no_report),
+        Command::Report { results_dir } => cmd_report(&results_dir),
         Command::Validate { paths } => cmd_validate(&paths),
         Command::Bench {
             model,
@@ -201,6 +211,7 @@ fn cmd_run(
     out: &Path,
     replication: Option<u64>,
     quiet: bool,
+    no_report: bool,
 ) -> i32 {
     let (loaded, mut diags) = load_scenarios(paths);
     dedup(&mut diags);
@@ -288,6 +299,11 @@ fn cmd_run(
             eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
             return 2;
         }
+        // Charts and report.html from the files just written, exactly as `chaoscal report` makes them.
+        if !no_report && let Err(e) = report::html::write_experiment(&dir) {
+            eprintln!("error: report for {}: {e}", dir.display());
+            return 2;
+        }
         if !quiet {
             let mut stdout = std::io::stdout().lock();
             let _ = report::print_summary(&mut stdout, &summary);
@@ -301,7 +317,33 @@ fn cmd_run(
             );
         }
     }
+    // The catalog index at the results root: every experiment folder there, as `chaoscal report <out>` lists them.
+    if !no_report && let Err(e) = report::html::write_index(out) {
+        eprintln!("error: catalog index in {}: {e}", out.display());
+        return 2;
+    }
     0
+}
+
+/// `report RESULTS_DIR`: charts and HTML again from saved results, no simulation.
+fn cmd_report(results_dir: &Path) -> i32 {
+    match report::html::regenerate(results_dir) {
+        Ok(w) => {
+            for d in &w.experiments {
+                eprintln!("wrote {}", d.join("report.html").display());
+            }
+            if let Some(i) = &w.index {
+                eprintln!("wrote {}", i.display());
+            }
+            0
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            2
+        }
+    }
 }
 
 /// The peer models' M/M/1 (ρ = 0.9) and M/M/4 (ρ = 0.8), time unit 1 ms.

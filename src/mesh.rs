@@ -37,7 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::chaos::{ActiveFaults, FaultWindow, draw_windows};
 use crate::engine::{EventQueue, Time};
 use crate::model::*;
-use crate::observe::{Outcome, Recorder};
+use crate::observe::{Outcome, Recorder, RequestEnd};
 
 use broker::{Broker, Msg};
 use guards::Guards;
@@ -107,15 +107,34 @@ pub struct ReplicationOutput {
 }
 
 /// What a replica (or the way to it) answered to one try.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reply {
-    Ok,
-    Degraded,
-    /// `retryable`: a server-side failure (5xx, refusal, timeout); a client
-    /// error (4xx: rate limit, injected 4xx) is not retried.
-    Fail {
-        retryable: bool,
-    },
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Reply {
+    outcome: Outcome,
+    /// For a failure: a server-side one (5xx, refusal, timeout) that may be
+    /// retried; a client error (4xx: rate limit, injected 4xx) is not.
+    retryable: bool,
+    /// The discount of an uncaught wrong AI output the answer carries (< 0: none).
+    wrong: f32,
+    /// A validating service caught a wrong output: the caller's is cleared.
+    caught: bool,
+}
+
+impl Reply {
+    const OK: Reply = Reply {
+        outcome: Outcome::Succeeded,
+        retryable: false,
+        wrong: -1.0,
+        caught: false,
+    };
+
+    fn fail(retryable: bool) -> Reply {
+        Reply {
+            outcome: Outcome::Failed,
+            retryable,
+            wrong: -1.0,
+            caught: false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -166,8 +185,9 @@ enum Ev {
     Redeliver {
         queue: u32,
     },
-    FaultStart(u16),
-    FaultEnd(u16),
+    /// A fault window opens or closes (index into the replication's windows).
+    FaultStart(u32),
+    FaultEnd(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -214,6 +234,11 @@ struct CallSlot {
     flow: u16,
     /// Charge record (duplicate-charge accounting) or `NONE`.
     charge: u32,
+    /// The caller's uncaught wrong output when it made the call (< 0: none),
+    /// which a validating callee may catch.
+    wrong_in: f32,
+    /// Faults met on the way (bit i: fault i), the callee's findings included.
+    touched: u64,
 }
 
 /// A request being handled by a replica (waiting or holding a server).
@@ -233,6 +258,11 @@ struct TaskSlot {
     arrival: Time,
     value: f64,
     charge: u32,
+    /// Uncaught wrong output gathered from the calls so far (< 0: none).
+    wrong: f32,
+    /// A wrong output this (validating) service was asked to check (< 0: none).
+    checking: f32,
+    touched: u64,
 }
 
 /// Counts one charging call's executions until every try has ended.
@@ -306,6 +336,8 @@ impl Default for CallSlot {
             value: 0.0,
             flow: 0,
             charge: NONE,
+            wrong_in: -1.0,
+            touched: 0,
         }
     }
 }
@@ -371,8 +403,12 @@ pub struct Replication<'a> {
     broker: Broker,
     active: ActiveFaults,
     windows: Vec<FaultWindow>,
-    /// Replicas each kill fault took down (to restart them).
+    /// Replicas each window took down (to restart them).
     killed: Vec<Vec<u32>>,
+    /// Queues (queue × region) each window stalled.
+    stalled: Vec<Vec<usize>>,
+    /// Per group, the kill and outage faults that have replicas of it down.
+    kill_mask: Vec<u64>,
     flow_cum: Vec<f64>,
     rec: Recorder,
     events: u64,
@@ -429,7 +465,28 @@ impl<'a> Replication<'a> {
             })
             .collect();
         let mut rng = Streams::new(seed, index);
-        let windows = draw_windows(scn, &mut rng.faults);
+        // A random kill runs per replica: count the replicas each one targets.
+        let units = |i: usize| {
+            let f = &scn.faults[i];
+            match (f.service, &f.effect) {
+                (Some(s), FaultEffect::Kill { .. }) => (0..nr)
+                    .filter(|&r| f.regions[r])
+                    .map(|r| group_first[s.index() * nr + r + 1] - group_first[s.index() * nr + r])
+                    .sum(),
+                _ => 1,
+            }
+        };
+        let windows = draw_windows(scn, &mut rng.faults, scn.duration_ns, units);
+        let mut rec = Recorder::new(topo, scn);
+        if !windows.is_empty() {
+            let start = windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
+            let end = windows
+                .iter()
+                .map(|w| w.end_ns.unwrap_or(scn.duration_ns))
+                .max()
+                .unwrap_or(0);
+            rec.set_fault_window(start.min(scn.duration_ns), end.min(scn.duration_ns));
+        }
         Replication {
             topo,
             scn,
@@ -449,10 +506,12 @@ impl<'a> Replication<'a> {
             site_first,
             budgets: vec![Budget::default(); sites as usize],
             active: ActiveFaults::new(topo.services.len(), nr),
+            killed: vec![Vec::new(); windows.len()],
+            stalled: vec![Vec::new(); windows.len()],
+            kill_mask: vec![0; topo.services.len() * nr],
             windows,
-            killed: vec![Vec::new(); scn.faults.len()],
             flow_cum,
-            rec: Recorder::new(topo, scn),
+            rec,
             events: 0,
             peer_events: 0,
             peak_in_flight: 0,
@@ -463,9 +522,9 @@ impl<'a> Replication<'a> {
     pub fn run(mut self, index: u64) -> ReplicationOutput {
         for (i, w) in self.windows.clone().iter().enumerate() {
             if w.start_ns < self.scn.duration_ns {
-                self.queue.push(w.start_ns, Ev::FaultStart(i as u16));
+                self.queue.push(w.start_ns, Ev::FaultStart(i as u32));
                 if let Some(end) = w.end_ns {
-                    self.queue.push(end, Ev::FaultEnd(i as u16));
+                    self.queue.push(end, Ev::FaultEnd(i as u32));
                 }
             }
         }
@@ -676,6 +735,8 @@ impl<'a> Replication<'a> {
         c.value = 0.0;
         c.flow = 0;
         c.charge = NONE;
+        c.wrong_in = -1.0;
+        c.touched = 0;
         let epoch = c.epoch;
         if deadline != Time::MAX {
             self.queue.push(deadline, Ev::Timeout { call: idx, epoch });
@@ -723,6 +784,7 @@ impl<'a> Replication<'a> {
             let c = &mut self.calls.slots[idx as usize];
             c.waiting = true;
             c.try_started = self.now;
+            c.dest_group = NONE;
             (
                 c.target,
                 c.from_region as usize,
@@ -748,34 +810,25 @@ impl<'a> Replication<'a> {
         }
         let Some(rep) = self.route(target, from) else {
             // Nowhere to send it: fails at once (as a missing cluster in Envoy).
-            self.on_reply(idx, Reply::Fail { retryable: true });
+            self.on_reply(idx, Reply::fail(true));
             return;
         };
         let g = self.replicas[rep as usize].group as usize;
-        self.calls.slots[idx as usize].dest_group = g as u32;
+        let to = self.replicas[rep as usize].region as usize;
+        {
+            let c = &mut self.calls.slots[idx as usize];
+            c.dest_group = g as u32;
+            c.touched |= self.active.mask(g) | self.kill_mask[g] | self.active.link_mask(from, to);
+        }
         if let Some(status) = self.active.abort(g, &self.scn.faults, &mut self.rng.faults) {
             if counted {
                 let gs = &mut self.rec.groups[g];
                 gs.requests += 1;
                 gs.errors += 1;
             }
-            self.on_reply(
-                idx,
-                Reply::Fail {
-                    retryable: status >= 500,
-                },
-            );
+            self.on_reply(idx, Reply::fail(status >= 500));
             return;
         }
-        let charge = match self.calls.slots[idx as usize].charge {
-            NONE => NONE,
-            rec => {
-                self.charges.slots[rec as usize].open_tries += 1;
-                rec | (self.calls.slots[idx as usize].on_fallback as u32) << 31
-            }
-        };
-        let to = self.replicas[rep as usize].region as usize;
-        let delay = self.net(from, to) + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
         if site != NONE
             && let Some(per_try) = self.call_def(site).per_try_timeout_ns
         {
@@ -789,6 +842,18 @@ impl<'a> Replication<'a> {
                 },
             );
         }
+        // Across a partition or a lossy link the try vanishes: the caller waits for its timeout.
+        let Some(link_delay) = self.active.cross(from, to, &self.scn.faults, &mut self.rng.faults) else {
+            return;
+        };
+        let charge = match self.calls.slots[idx as usize].charge {
+            NONE => NONE,
+            rec => {
+                self.charges.slots[rec as usize].open_tries += 1;
+                rec | (self.calls.slots[idx as usize].on_fallback as u32) << 31
+            }
+        };
+        let delay = self.net(from, to) + link_delay + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
         if delay == 0 {
             // Nothing in between: delivered now, without a trip through the event queue.
             self.on_deliver(idx, epoch, attempt, flow, rep, charge);
@@ -807,28 +872,32 @@ impl<'a> Replication<'a> {
 
     /// A try's answer reached the caller.
     fn on_reply(&mut self, idx: u32, reply: Reply) {
-        self.try_ended(idx, !matches!(reply, Reply::Fail { .. }));
-        match reply {
-            Reply::Ok => self.complete_call(idx, Outcome::Succeeded),
-            Reply::Degraded => self.complete_call(idx, Outcome::Degraded),
-            Reply::Fail { retryable } => {
-                if retryable && self.try_retry(idx) {
-                    return;
-                }
-                self.call_failed(idx);
+        self.try_ended(idx, reply.outcome != Outcome::Failed);
+        if reply.outcome == Outcome::Failed {
+            if reply.retryable && self.try_retry(idx) {
+                return;
             }
+            if reply.caught {
+                self.calls.slots[idx as usize].wrong_in = -2.0; // tells complete_call to clear
+            }
+            self.call_failed(idx);
+            return;
         }
+        self.complete_call(idx, reply.outcome, reply.wrong, reply.caught);
     }
 
     /// Bookkeeping when a try ends, whatever its fate: the breaker learns the
-    /// outcome; later answers to this try are dropped.
+    /// outcome; the blast-radius phases see it; later answers to it are dropped.
     fn try_ended(&mut self, idx: u32, ok: bool) {
         let c = &mut self.calls.slots[idx as usize];
         c.waiting = false;
-        let (guard, site, started, on_fallback) = (c.guard, c.site, c.try_started, c.on_fallback);
+        let (guard, site, started, on_fallback, g) = (c.guard, c.site, c.try_started, c.on_fallback, c.dest_group);
+        let took = self.now - started;
         if guard != NONE && !on_fallback {
-            let slow = self.now - started;
-            self.breaker_record(guard, site, ok, slow);
+            self.breaker_record(guard, site, ok, took);
+        }
+        if g != NONE {
+            self.rec.try_seen(g as usize, started, took, ok);
         }
     }
 
@@ -945,6 +1014,7 @@ impl<'a> Replication<'a> {
     /// Every try failed: run the fallback, or fail the call.
     fn call_failed(&mut self, idx: u32) {
         let c = &self.calls.slots[idx as usize];
+        let caught = c.wrong_in == -2.0;
         let fallback = if c.site == NONE || c.on_fallback {
             None
         } else {
@@ -955,7 +1025,7 @@ impl<'a> Replication<'a> {
             self.rec.sites[c.site as usize].fallbacks += 1;
         }
         match fallback {
-            Some((Fallback::Degrade, _)) => self.complete_call(idx, Outcome::Degraded),
+            Some((Fallback::Degrade, _)) => self.complete_call(idx, Outcome::Degraded, -1.0, caught),
             Some((Fallback::Service(f), timeout)) => {
                 // The fallback is a fresh call (own deadline) on the same slot.
                 let c = &mut self.calls.slots[idx as usize];
@@ -970,18 +1040,20 @@ impl<'a> Replication<'a> {
                 }
                 self.send_try(idx);
             }
-            None => self.complete_call(idx, Outcome::Failed),
+            None => self.complete_call(idx, Outcome::Failed, -1.0, caught),
         }
     }
 
     /// A logical call ended: tell its parent (task, customer or queue).
-    fn complete_call(&mut self, idx: u32, mut outcome: Outcome) {
+    /// `wrong`: an uncaught wrong output the answer carries (< 0: none);
+    /// `caught`: a validating callee caught the caller's wrong output.
+    fn complete_call(&mut self, idx: u32, mut outcome: Outcome, wrong: f32, caught: bool) {
         let c = &self.calls.slots[idx as usize];
         if c.on_fallback && outcome == Outcome::Succeeded {
             outcome = Outcome::Degraded;
         }
-        let (parent, site, guard, holds_permit, charge, value) =
-            (c.parent, c.site, c.guard, c.holds_permit, c.charge, c.value);
+        let (parent, site, guard, holds_permit, charge, value, touched) =
+            (c.parent, c.site, c.guard, c.holds_permit, c.charge, c.value, c.touched);
         self.free_call(idx);
         if holds_permit {
             self.guards.release(guard);
@@ -996,8 +1068,14 @@ impl<'a> Replication<'a> {
         match parent {
             Parent::Root { flow, arrival } => {
                 if self.rec.counted(arrival) {
-                    self.rec
-                        .request_done(flow, arrival, Some(self.now - arrival), outcome, value);
+                    let wrong = (wrong >= 0.0).then_some(wrong as f64);
+                    let end = RequestEnd {
+                        outcome,
+                        value,
+                        wrong,
+                        touched,
+                    };
+                    self.rec.request_done(flow, arrival, Some(self.now - arrival), end);
                 }
             }
             Parent::Message { queue, msg } => self.message_done(queue, msg, outcome != Outcome::Failed),
@@ -1006,6 +1084,13 @@ impl<'a> Replication<'a> {
                 let task = &mut self.tasks.slots[t as usize];
                 if !task.live || task.epoch != epoch {
                     return; // the task died with its replica
+                }
+                task.touched |= touched;
+                if caught {
+                    task.wrong = -1.0;
+                }
+                if outcome != Outcome::Failed && wrong > task.wrong {
+                    task.wrong = wrong;
                 }
                 match outcome {
                     Outcome::Succeeded => {}
@@ -1073,15 +1158,19 @@ impl<'a> Replication<'a> {
         if counted {
             self.rec.groups[g].requests += 1;
         }
+        if self.active.blackholed(g) {
+            // Black-holed: it takes the request and never answers.
+            self.charge_try_ended(charge, false);
+            return;
+        }
         let from = self.calls.slots[call as usize].from_region as usize;
-        let region = self.replicas[replica as usize].region as usize;
         if !self.replicas[replica as usize].alive {
             if counted {
                 self.rec.groups[g].errors += 1;
             }
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
-            self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: true });
+            self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
             return;
         }
         if !self.admit(replica) {
@@ -1092,7 +1181,7 @@ impl<'a> Replication<'a> {
                 gs.errors += 1;
             }
             self.charge_try_ended(charge, false);
-            self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: false });
+            self.respond(call, epoch, attempt, from, replica, Reply::fail(false));
             return;
         }
         let r = &self.replicas[replica as usize];
@@ -1105,17 +1194,23 @@ impl<'a> Replication<'a> {
             }
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
-            self.respond(call, epoch, attempt, from, region, Reply::Fail { retryable: true });
+            self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
             return;
         }
-        let value = {
+        let (value, wrong_in) = {
             let c = &self.calls.slots[call as usize];
-            if c.epoch == epoch { c.value } else { 0.0 }
+            if c.epoch == epoch {
+                (c.value, c.wrong_in)
+            } else {
+                (0.0, -1.0)
+            }
         };
+        let validates = self.topo.services[g / self.nr].validates.is_some();
         let t = self.new_task(replica, call, epoch, attempt, flow);
         let task = &mut self.tasks.slots[t as usize];
         task.value = value;
         task.charge = charge;
+        task.checking = if validates { wrong_in } else { -1.0 };
         if has_server {
             self.start_task(t);
         } else {
@@ -1159,6 +1254,9 @@ impl<'a> Replication<'a> {
         t.arrival = now;
         t.value = 0.0;
         t.charge = NONE;
+        t.wrong = -1.0;
+        t.checking = -1.0;
+        t.touched = 0;
         idx
     }
 
@@ -1258,9 +1356,11 @@ impl<'a> Replication<'a> {
                         let guard = self.guards.index(site, replica);
                         let c = self.new_call(parent, target, region, site, guard, call.timeout_ns);
                         {
+                            let wrong = self.tasks.slots[t as usize].wrong;
                             let cs = &mut self.calls.slots[c as usize];
                             cs.value = value;
                             cs.flow = flow as u16;
+                            cs.wrong_in = wrong;
                         }
                         self.tasks.slots[t as usize].pending += 1;
                         if let Some(max) = call.max_in_flight
@@ -1313,23 +1413,70 @@ impl<'a> Replication<'a> {
         let task = self.tasks.slots[t as usize].clone();
         let replica = task.replica;
         self.touch(replica);
-        let (g, region) = {
+        let g = {
             let r = &mut self.replicas[replica as usize];
             r.busy -= 1;
-            (r.group as usize, r.region as usize)
+            r.group as usize
         };
-        if self.rec.counted(task.arrival) {
+        let counted = self.rec.counted(task.arrival);
+        if counted {
             let gs = &mut self.rec.groups[g];
             gs.latency.record(self.now - task.arrival);
             if !ok {
                 gs.errors += 1;
             }
         }
-        let reply = match (ok, task.degraded) {
-            (false, _) => Reply::Fail { retryable: true },
-            (true, false) => Reply::Ok,
-            (true, true) => Reply::Degraded,
+        let mut reply = if ok {
+            Reply {
+                outcome: if task.degraded {
+                    Outcome::Degraded
+                } else {
+                    Outcome::Succeeded
+                },
+                ..Reply::OK
+            }
+        } else {
+            Reply::fail(true)
         };
+        if ok {
+            let svc = &self.topo.services[g / self.nr];
+            // A validating service checks the wrong output it was handed.
+            if task.checking >= 0.0
+                && let Some(v) = &svc.validates
+                && self.rng.service.random::<f64>() < v.catches
+            {
+                if counted {
+                    self.rec.wrong_caught += 1;
+                }
+                reply.caught = true;
+                if v.on_catch == OnCatch::Fail {
+                    reply.outcome = Outcome::Failed;
+                    reply.retryable = false;
+                } else {
+                    reply.outcome = Outcome::Degraded;
+                }
+            }
+            // Its own output may be wrong (AI quality, or a drift fault while it lasts).
+            let quality = match self.active.drift(g, &self.scn.faults) {
+                Some((rate, discount)) => Some((
+                    rate,
+                    discount.unwrap_or_else(|| svc.quality.as_ref().map(|q| q.discount).unwrap_or(0.0)),
+                )),
+                None => svc.quality.as_ref().map(|q| (q.wrong_rate, q.discount)),
+            };
+            reply.wrong = task.wrong;
+            if let Some((rate, discount)) = quality
+                && rate > 0.0
+                && self.rng.service.random::<f64>() < rate
+            {
+                reply.wrong = reply.wrong.max(discount as f32);
+            }
+        }
+        // The faults this task met, plus any active on its own group, travel up.
+        let touched = task.touched | self.active.mask(g) | self.kill_mask[g];
+        if self.awaits(task.call, task.call_epoch, task.attempt) {
+            self.calls.slots[task.call as usize].touched |= touched;
+        }
         let from = self.calls.slots[task.call as usize].from_region as usize;
         // Free the server (and hand it to the next in line) before answering:
         // the answer may be handled at once, re-entering the mesh.
@@ -1337,7 +1484,7 @@ impl<'a> Replication<'a> {
         self.start_next(replica);
         self.charge_try_ended(task.charge, ok);
         self.replica_answered(replica, ok);
-        self.respond(task.call, task.call_epoch, task.attempt, from, region, reply);
+        self.respond(task.call, task.call_epoch, task.attempt, from, replica, reply);
     }
 
     /// Gives a freed server to the next waiting request, dropping those that
@@ -1357,7 +1504,6 @@ impl<'a> Replication<'a> {
                         gs.latency.record(self.now - task.arrival);
                     }
                     let from = self.calls.slots[task.call as usize].from_region as usize;
-                    let region = self.replicas[replica as usize].region as usize;
                     self.free_task(next);
                     self.charge_try_ended(task.charge, false);
                     self.respond(
@@ -1365,8 +1511,8 @@ impl<'a> Replication<'a> {
                         task.call_epoch,
                         task.attempt,
                         from,
-                        region,
-                        Reply::Fail { retryable: true },
+                        replica,
+                        Reply::fail(true),
                     );
                 }
                 _ => {
@@ -1377,12 +1523,26 @@ impl<'a> Replication<'a> {
         }
     }
 
-    /// Sends an answer back over the network, unless the caller stopped waiting.
-    fn respond(&mut self, call: u32, epoch: u32, attempt: u16, caller_region: usize, region: usize, reply: Reply) {
+    /// Sends an answer from `replica` back over the network, unless the
+    /// caller stopped waiting or a fault loses it on the way.
+    fn respond(&mut self, call: u32, epoch: u32, attempt: u16, caller_region: usize, replica: u32, reply: Reply) {
         if !self.awaits(call, epoch, attempt) {
             return;
         }
-        let back = self.net(region, caller_region);
+        let (g, region) = {
+            let r = &self.replicas[replica as usize];
+            (r.group as usize, r.region as usize)
+        };
+        if self.active.touches(g) && self.active.answer_lost(g, &self.scn.faults, &mut self.rng.faults) {
+            return;
+        }
+        let Some(link_delay) = self
+            .active
+            .cross(region, caller_region, &self.scn.faults, &mut self.rng.faults)
+        else {
+            return;
+        };
+        let back = self.net(region, caller_region) + link_delay;
         if back == 0 {
             self.on_reply(call, reply);
         } else {
@@ -1400,11 +1560,32 @@ impl<'a> Replication<'a> {
 
     // ------------------------------------------------------------ faults
 
-    fn fault_start(&mut self, i: u16) {
-        let f = &self.scn.faults[i as usize];
+    fn fault_start(&mut self, w: u32) {
+        let window = self.windows[w as usize];
+        let i = window.fault as usize;
+        let f = &self.scn.faults[i];
+        let bit = 1u64 << i.min(63);
         match f.effect {
             FaultEffect::Kill { count } => {
                 let groups = self.active.groups_of(f);
+                if f.random.is_some() {
+                    // A random kill takes down one replica: the window's unit.
+                    let mut k = window.unit;
+                    for g in groups {
+                        let n = self.group_len(g);
+                        if k < n {
+                            let r = self.group_first[g] + k;
+                            if self.replicas[r as usize].alive {
+                                self.kill_replica(r);
+                                self.killed[w as usize].push(r);
+                                self.kill_mask[g] |= bit;
+                            }
+                            break;
+                        }
+                        k -= n;
+                    }
+                    return;
+                }
                 for g in groups {
                     let first = self.group_first[g];
                     let mut alive: Vec<u32> = (first..self.group_first[g + 1])
@@ -1423,23 +1604,70 @@ impl<'a> Replication<'a> {
                     }
                     for &r in &alive[..n] {
                         self.kill_replica(r);
-                        self.killed[i as usize].push(r);
+                        self.killed[w as usize].push(r);
+                    }
+                    if n > 0 {
+                        self.kill_mask[g] |= bit;
                     }
                 }
             }
-            _ => self.active.activate(i, &self.scn.faults),
+            FaultEffect::RegionOutage => {
+                for r in 0..self.nr {
+                    if !f.regions[r] {
+                        continue;
+                    }
+                    for s in 0..self.topo.services.len() {
+                        let g = s * self.nr + r;
+                        for rep in self.group_first[g]..self.group_first[g + 1] {
+                            if self.replicas[rep as usize].alive {
+                                self.kill_replica(rep);
+                                self.killed[w as usize].push(rep);
+                            }
+                        }
+                        if self.group_len(g) > 0 {
+                            self.kill_mask[g] |= bit;
+                        }
+                    }
+                    for q in 0..self.topo.queues.len() {
+                        if self.topo.queues[q].present[r] {
+                            let qr = q * self.nr + r;
+                            self.set_stalled(qr, true);
+                            self.stalled[w as usize].push(qr);
+                        }
+                    }
+                }
+            }
+            FaultEffect::QueueStall => {
+                if let Some(q) = f.queue {
+                    for r in 0..self.nr {
+                        if f.regions[r] && self.topo.queues[q.index()].present[r] {
+                            let qr = q.index() * self.nr + r;
+                            self.set_stalled(qr, true);
+                            self.stalled[w as usize].push(qr);
+                        }
+                    }
+                }
+            }
+            _ => self.active.activate(i as u16, &self.scn.faults),
         }
     }
 
-    fn fault_end(&mut self, i: u16) {
-        match self.scn.faults[i as usize].effect {
-            FaultEffect::Kill { .. } => {
-                for r in std::mem::take(&mut self.killed[i as usize]) {
+    fn fault_end(&mut self, w: u32) {
+        let i = self.windows[w as usize].fault as usize;
+        match self.scn.faults[i].effect {
+            FaultEffect::Kill { .. } | FaultEffect::RegionOutage | FaultEffect::QueueStall => {
+                let bit = 1u64 << i.min(63);
+                for r in std::mem::take(&mut self.killed[w as usize]) {
                     self.touch(r);
                     self.replicas[r as usize].alive = true;
+                    let g = self.replicas[r as usize].group as usize;
+                    self.kill_mask[g] &= !bit;
+                }
+                for qr in std::mem::take(&mut self.stalled[w as usize]) {
+                    self.set_stalled(qr, false);
                 }
             }
-            _ => self.active.deactivate(i, &self.scn.faults),
+            _ => self.active.deactivate(i as u16, &self.scn.faults),
         }
     }
 
@@ -1452,7 +1680,6 @@ impl<'a> Replication<'a> {
         self.touch(r);
         self.replicas[r as usize].alive = false;
         self.replicas[r as usize].queue.clear();
-        let region = self.replicas[r as usize].region as usize;
         let g = self.replicas[r as usize].group as usize;
         for t in 0..self.tasks.slots.len() as u32 {
             let task = &self.tasks.slots[t as usize];
@@ -1468,14 +1695,7 @@ impl<'a> Replication<'a> {
             let from = self.calls.slots[task.call as usize].from_region as usize;
             self.free_task(t);
             self.charge_try_ended(task.charge, false);
-            self.respond(
-                task.call,
-                task.call_epoch,
-                task.attempt,
-                from,
-                region,
-                Reply::Fail { retryable: true },
-            );
+            self.respond(task.call, task.call_epoch, task.attempt, from, r, Reply::fail(true));
         }
         self.replicas[r as usize].busy = 0;
     }
@@ -1499,10 +1719,16 @@ impl<'a> Replication<'a> {
             if let (true, Parent::Root { flow, arrival }) = (c.live, c.parent)
                 && self.rec.counted(arrival)
             {
-                let value = c.value;
-                self.rec.request_done(flow, arrival, None, Outcome::Failed, value);
+                let end = RequestEnd {
+                    outcome: Outcome::Failed,
+                    value: c.value,
+                    wrong: None,
+                    touched: c.touched,
+                };
+                self.rec.request_done(flow, arrival, None, end);
             }
         }
+        self.unfinished_messages();
     }
 }
 

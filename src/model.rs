@@ -246,15 +246,28 @@ pub struct Surge {
 /// What a fault does while it is active.
 #[derive(Clone, Debug)]
 pub enum FaultEffect {
-    /// Calls to the target wait `delay` first (Istio fault delay), for `percent` of calls.
+    /// Calls to the target (or messages crossing the link) wait `delay`
+    /// first (Istio fault delay, Toxiproxy latency), for `percent` of them.
     Latency { delay: Dist, percent: f64 },
     /// Calls to the target fail at once (Istio fault abort), for `percent` of calls.
     Abort { percent: f64, status: u16 },
     /// Replicas die (in-flight work fails, new calls are refused); they
     /// restart empty when the fault ends, if it has a duration.
     Kill { count: KillCount },
+    /// The target's replicas take calls and never answer (and fail health checks).
+    Blackhole,
+    /// Every replica of every service in the region dies; its queues stall.
+    RegionOutage,
+    /// Nothing crosses the link: calls and answers are lost (callers time out).
+    Partition,
+    /// `percent` of messages crossing the link (or of the target's answers) are lost.
+    PacketLoss { percent: f64 },
     /// Service time of the target is multiplied by `factor`.
     Slowdown { factor: f64 },
+    /// The AI service's wrong-output rate (and effect) while it lasts.
+    Drift { wrong_rate: f64, discount: Option<f64> },
+    /// The queue's consumers stop.
+    QueueStall,
     /// A kind the engine does not simulate yet (validated, then refused by `run`).
     NotYetSimulated,
 }
@@ -273,10 +286,23 @@ pub struct Fault {
     pub service: Option<ServiceId>,
     /// `regions[r]`: the fault applies in region r.
     pub regions: Vec<bool>,
+    /// A link fault's two regions.
+    pub link: Option<(RegionId, RegionId)>,
+    pub queue: Option<QueueId>,
     /// Start time since the replication began, ns.
     pub start: Dist,
     /// How long it lasts, ns; `None`: to the end of the run.
     pub duration: Option<Dist>,
+    /// Random faults: alternating healthy (exponential, mean `mtbf_ns`) and
+    /// faulty (exponential, mean `mttr_ns`) periods from `start` on; a random
+    /// kill runs this process for each replica on its own.
+    pub random: Option<RandomFault>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomFault {
+    pub mtbf_ns: u64,
+    pub mttr_ns: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -288,6 +314,8 @@ pub struct Slo {
     pub objective: f64,
     pub threshold_ns: Option<u64>,
     pub window_ns: Option<u64>,
+    /// The queue of a backlog SLO.
+    pub queue: Option<QueueId>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

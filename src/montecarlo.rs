@@ -15,7 +15,9 @@ use rayon::prelude::*;
 use crate::chaos::FaultWindow;
 use crate::mesh::run_replication;
 use crate::model::{Scenario, Topology};
-use crate::observe::{BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome};
+use crate::observe::{
+    BUCKET_NS, BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome,
+};
 
 /// How to run a scenario's replications.
 #[derive(Clone, Debug)]
@@ -51,6 +53,15 @@ pub struct ReplicationRow {
     pub duplicate_charges: u64,
     pub transitions: Vec<BreakerTransition>,
     pub peak_in_flight: usize,
+    pub blast: BlastOutcome,
+    pub wrong_outputs: u64,
+    /// Per time bucket and flow (`bucket * flows + flow`): requests per
+    /// second, error rate, latency p50 and p99 in ms.
+    pub series: Vec<[f32; 4]>,
+    /// Per time bucket: whether a fault was active at some point in it.
+    pub fault_active: Vec<bool>,
+    /// Per time bucket: breaker openings.
+    pub breaker_opens_at: Vec<u32>,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -63,6 +74,12 @@ pub struct Aggregate {
     pub sites: Vec<SiteStats>,
     pub queues: Vec<QueueStats>,
     pub slo_violations: Vec<u64>,
+    /// Per group: replications in which it was degraded.
+    pub degraded: Vec<u64>,
+    pub breaches: u64,
+    /// Per fault: failed requests whose path met it.
+    pub attributed: Vec<u64>,
+    pub wrong_caught: u64,
     pub events: u64,
     pub peer_events: u64,
 }
@@ -77,6 +94,10 @@ impl Aggregate {
             sites: vec![SiteStats::default(); topo.services.iter().map(|s| s.calls.len()).sum()],
             queues: vec![QueueStats::default(); topo.queues.len() * topo.regions.len()],
             slo_violations: vec![0; scn.slos.len()],
+            degraded: vec![0; topo.services.len() * topo.regions.len()],
+            breaches: 0,
+            attributed: vec![0; scn.faults.len()],
+            wrong_caught: 0,
             events: 0,
             peer_events: 0,
         }
@@ -131,6 +152,16 @@ pub fn run_scenario(
             }
             agg.events += out.events;
             agg.peer_events += out.peer_events;
+            let blast = rec.blast(scn, topo.regions.len());
+            for &g in &blast.pairs {
+                agg.degraded[g] += 1;
+            }
+            agg.breaches += blast.breach as u64;
+            for (a, x) in agg.attributed.iter_mut().zip(&rec.attributed) {
+                *a += x;
+            }
+            agg.wrong_caught += rec.wrong_caught;
+            let (series, fault_active, breaker_opens_at) = bucket_series(rec, &out.fault_windows, scn);
             agg.rows.push(ReplicationRow {
                 index: out.index,
                 events: out.events,
@@ -146,11 +177,66 @@ pub fn run_scenario(
                 duplicate_charges: rec.sites.iter().map(|s| s.duplicate_charges).sum(),
                 transitions: rec.transitions.clone(),
                 peak_in_flight: out.peak_in_flight,
+                blast,
+                wrong_outputs: rec.flows.iter().map(|f| f.wrong_outputs).sum(),
+                series,
+                fault_active,
+                breaker_opens_at,
             });
         }
         progress(agg.rows.len(), total);
     }
     agg
+}
+
+/// One replication's time series: per (bucket, flow) rate, error rate and
+/// latency percentiles; per bucket whether a fault was active and how many
+/// breakers opened.
+fn bucket_series(
+    rec: &crate::observe::Recorder,
+    windows: &[FaultWindow],
+    scn: &Scenario,
+) -> (Vec<[f32; 4]>, Vec<bool>, Vec<u32>) {
+    let nb = rec.buckets.first().map(|b| b.len()).unwrap_or(0);
+    let nf = rec.buckets.len();
+    let mut series = Vec::with_capacity(nb * nf);
+    for b in 0..nb {
+        let start = scn.warmup_ns + b as u64 * BUCKET_NS;
+        let width_s = ((scn.duration_ns.min(start + BUCKET_NS) - start) as f64 / 1e9).max(1e-9);
+        for f in 0..nf {
+            let x = &rec.buckets[f][b];
+            let err = if x.requests == 0 {
+                0.0
+            } else {
+                x.failed as f64 / x.requests as f64
+            };
+            series.push([
+                (x.requests as f64 / width_s) as f32,
+                err as f32,
+                (x.latency.quantile(0.5) as f64 / 1e6) as f32,
+                (x.latency.quantile(0.99) as f64 / 1e6) as f32,
+            ]);
+        }
+    }
+    let fault_active = (0..nb)
+        .map(|b| {
+            let start = scn.warmup_ns + b as u64 * BUCKET_NS;
+            let end = start + BUCKET_NS;
+            windows
+                .iter()
+                .any(|w| w.start_ns < end && w.end_ns.unwrap_or(u64::MAX) > start)
+        })
+        .collect();
+    let mut opens = vec![0u32; nb];
+    for t in &rec.transitions {
+        if t.to == BreakerPhase::Open && t.time_ns >= scn.warmup_ns {
+            let b = ((t.time_ns - scn.warmup_ns) / BUCKET_NS) as usize;
+            if b < nb {
+                opens[b] += 1;
+            }
+        }
+    }
+    (series, fault_active, opens)
 }
 
 /// The 95% Wilson score interval of a binomial proportion k/n.

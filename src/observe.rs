@@ -8,9 +8,21 @@
 
 pub mod histogram;
 
-pub use histogram::Histogram;
+pub use histogram::{CoarseHistogram, Histogram};
 
 use crate::model::{Scenario, SloKind, Topology};
+
+/// How a customer request ended, for [`Recorder::request_done`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestEnd {
+    pub outcome: Outcome,
+    /// Order value.
+    pub value: f64,
+    /// The discount of an uncaught wrong AI output the answer carries.
+    pub wrong: Option<f64>,
+    /// Bit i: the request's path met fault i while it was active.
+    pub touched: u64,
+}
 
 /// Width of a time bucket for SLO windows and time series.
 pub const BUCKET_NS: u64 = 10_000_000_000;
@@ -180,6 +192,19 @@ pub struct FlowStats {
     pub latency: Histogram,
     /// Order value of failed requests.
     pub failed_value: f64,
+    /// Latency of requests that arrived before the first fault (after warm-up).
+    pub latency_baseline: Histogram,
+    /// Latency of requests that arrived during the fault window.
+    pub latency_fault: Histogram,
+    /// Requests that arrived during the fault window, and those of them that
+    /// failed or were degraded.
+    pub fault_requests: u64,
+    pub fault_affected: u64,
+    /// Succeeded requests carrying an uncaught wrong AI output, and their cost.
+    pub wrong_outputs: u64,
+    pub wrong_output_loss: f64,
+    /// Requests whose path touched an active fault.
+    pub touched: u64,
 }
 
 impl FlowStats {
@@ -190,7 +215,53 @@ impl FlowStats {
         self.failed += o.failed;
         self.latency.merge(&o.latency);
         self.failed_value += o.failed_value;
+        self.latency_baseline.merge(&o.latency_baseline);
+        self.latency_fault.merge(&o.latency_fault);
+        self.fault_requests += o.fault_requests;
+        self.fault_affected += o.fault_affected;
+        self.wrong_outputs += o.wrong_outputs;
+        self.wrong_output_loss += o.wrong_output_loss;
+        self.touched += o.touched;
     }
+}
+
+/// How one service × region looked to its callers in one phase of a
+/// replication (before the faults, or during them).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhaseStats {
+    pub tries: u64,
+    pub failures: u64,
+    pub latency: Histogram,
+}
+
+impl PhaseStats {
+    pub fn error_rate(&self) -> f64 {
+        if self.tries == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.tries as f64
+        }
+    }
+}
+
+/// One flow's figures in one time bucket of one replication.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BucketStats {
+    pub requests: u32,
+    pub failed: u32,
+    pub latency: CoarseHistogram,
+}
+
+/// The blast radius of one replication.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BlastOutcome {
+    /// Degraded (service, region) groups, as `service * regions + region`.
+    pub pairs: Vec<usize>,
+    pub services: u32,
+    pub regions: u32,
+    /// Share of requests arriving in the fault window that failed or were degraded.
+    pub share_affected: f64,
+    pub breach: bool,
 }
 
 /// Good and valid events of one SLO per time bucket.
@@ -228,8 +299,20 @@ pub struct Recorder {
     pub queues: Vec<QueueStats>,
     /// The first [`MAX_TRANSITIONS`] breaker state changes, in time order.
     pub transitions: Vec<BreakerTransition>,
+    /// Baseline period `[start, end)` for blast radius (before the first fault).
+    pub baseline_ns: (u64, u64),
+    /// Fault window `[first start, last end)`; empty without faults.
+    pub fault_window_ns: (u64, u64),
+    /// Per group, how callers saw it before the faults and during them.
+    pub phases: Vec<[PhaseStats; 2]>,
+    /// Per flow, per time bucket.
+    pub buckets: Vec<Vec<BucketStats>>,
+    /// Failed requests whose path touched each fault (a request may count for several).
+    pub attributed: Vec<u64>,
+    /// Wrong AI outputs caught by a validating service.
+    pub wrong_caught: u64,
     pub slos: Vec<SloCounts>,
-    slo_defs: Vec<(Option<u16>, SloKind, u64)>,
+    slo_defs: Vec<(Option<u16>, SloKind, u64, Option<u32>)>,
 }
 
 impl Recorder {
@@ -243,6 +326,12 @@ impl Recorder {
             sites: vec![SiteStats::default(); topo.services.iter().map(|s| s.calls.len()).sum()],
             queues: vec![QueueStats::default(); topo.queues.len() * topo.regions.len()],
             transitions: Vec::new(),
+            baseline_ns: (scn.warmup_ns, scn.duration_ns),
+            fault_window_ns: (0, 0),
+            phases: vec![Default::default(); topo.services.len() * topo.regions.len()],
+            buckets: vec![vec![BucketStats::default(); buckets]; topo.flows.len()],
+            attributed: vec![0; scn.faults.len()],
+            wrong_caught: 0,
             slos: scn
                 .slos
                 .iter()
@@ -254,7 +343,14 @@ impl Recorder {
             slo_defs: scn
                 .slos
                 .iter()
-                .map(|s| (s.flow.map(|f| f.0), s.kind, s.threshold_ns.unwrap_or(u64::MAX)))
+                .map(|s| {
+                    (
+                        s.flow.map(|f| f.0),
+                        s.kind,
+                        s.threshold_ns.unwrap_or(u64::MAX),
+                        s.queue.map(|q| q.0),
+                    )
+                })
                 .collect(),
         }
     }
@@ -265,9 +361,50 @@ impl Recorder {
         t >= self.warmup_ns && t < self.end_ns
     }
 
+    /// Sets the fault window of this replication (first start to last end)
+    /// and the baseline before it: from the end of warm-up, or from the
+    /// start of the run when the faults begin during warm-up.
+    pub fn set_fault_window(&mut self, start: u64, end: u64) {
+        self.fault_window_ns = (start, end.max(start));
+        let base_start = if start > self.warmup_ns { self.warmup_ns } else { 0 };
+        self.baseline_ns = (base_start, start);
+    }
+
+    /// 0 for the baseline, 1 for the fault window, `None` for neither.
+    #[inline]
+    pub fn phase(&self, t: u64) -> Option<usize> {
+        if t >= self.fault_window_ns.0 && t < self.fault_window_ns.1 {
+            Some(1)
+        } else if t >= self.baseline_ns.0 && t < self.baseline_ns.1 {
+            Some(0)
+        } else {
+            None
+        }
+    }
+
+    /// A try to group g that started at `started` ended: what callers saw.
+    #[inline]
+    pub fn try_seen(&mut self, g: usize, started: u64, latency_ns: u64, ok: bool) {
+        if let Some(p) = self.phase(started) {
+            let ps = &mut self.phases[g][p];
+            ps.tries += 1;
+            ps.failures += !ok as u64;
+            ps.latency.record(latency_ns);
+        }
+    }
+
     /// A customer request that arrived at `arrival_ns` (counted) ended.
-    /// `latency_ns` is `None` for a request still unfinished when the run stopped.
-    pub fn request_done(&mut self, flow: u16, arrival_ns: u64, latency_ns: Option<u64>, outcome: Outcome, value: f64) {
+    /// `latency_ns` is `None` for a request still unfinished when the run
+    /// stopped; `wrong` is the discount of an uncaught wrong output it carries;
+    /// `touched` the faults its path met while they were active.
+    pub fn request_done(&mut self, flow: u16, arrival_ns: u64, latency_ns: Option<u64>, done: RequestEnd) {
+        let RequestEnd {
+            outcome,
+            value,
+            wrong,
+            touched,
+        } = done;
+        let wrong = wrong.filter(|_| outcome != Outcome::Failed);
         let fs = &mut self.flows[flow as usize];
         match outcome {
             Outcome::Succeeded => fs.succeeded += 1,
@@ -280,22 +417,116 @@ impl Recorder {
                 fs.failed_value += value;
             }
         }
+        if let Some(discount) = wrong {
+            fs.wrong_outputs += 1;
+            fs.wrong_output_loss += value * discount;
+        }
+        if touched != 0 {
+            fs.touched += 1;
+            if outcome == Outcome::Failed {
+                for (i, a) in self.attributed.iter_mut().enumerate() {
+                    *a += (touched >> i.min(63)) & 1;
+                }
+            }
+        }
+        let phase = if arrival_ns >= self.fault_window_ns.0 && arrival_ns < self.fault_window_ns.1 {
+            Some(1)
+        } else if arrival_ns < self.fault_window_ns.0 || self.fault_window_ns.0 == self.fault_window_ns.1 {
+            Some(0)
+        } else {
+            None
+        };
         if let Some(l) = latency_ns {
             fs.latency.record(l);
+            match phase {
+                Some(0) => fs.latency_baseline.record(l),
+                Some(1) => fs.latency_fault.record(l),
+                _ => {}
+            }
+        }
+        if phase == Some(1) {
+            fs.fault_requests += 1;
+            fs.fault_affected += (outcome != Outcome::Succeeded) as u64;
         }
         let b = ((arrival_ns - self.warmup_ns) / BUCKET_NS) as usize;
-        for (i, (f, kind, threshold)) in self.slo_defs.iter().enumerate() {
+        let bs = &mut self.buckets[flow as usize][b];
+        bs.requests += 1;
+        bs.failed += (outcome == Outcome::Failed) as u32;
+        if let Some(l) = latency_ns {
+            bs.latency.record(l);
+        }
+        for (i, (f, kind, threshold, _)) in self.slo_defs.iter().enumerate() {
             if f.is_some_and(|f| f != flow) {
                 continue;
             }
             let good = match kind {
                 SloKind::Availability => outcome != Outcome::Failed,
                 SloKind::Latency => latency_ns.is_some_and(|l| l <= *threshold),
-                SloKind::Correctness | SloKind::Backlog => true,
+                SloKind::Correctness => wrong.is_none(),
+                SloKind::Backlog => continue,
             };
             let c = &mut self.slos[i];
             c.valid[b] += 1;
             c.good[b] += good as u64;
+        }
+    }
+
+    /// A message of queue `queue` published at `publish_ns` (counted) ended:
+    /// processed after `age_ns`, or never (dead-lettered, still queued at the end).
+    pub fn message_done(&mut self, queue: u32, publish_ns: u64, age_ns: Option<u64>) {
+        let b = ((publish_ns - self.warmup_ns) / BUCKET_NS) as usize;
+        for (i, (_, kind, threshold, q)) in self.slo_defs.iter().enumerate() {
+            if *kind == SloKind::Backlog && *q == Some(queue) {
+                let c = &mut self.slos[i];
+                c.valid[b] += 1;
+                c.good[b] += age_ns.is_some_and(|a| a <= *threshold) as u64;
+            }
+        }
+    }
+
+    /// The blast radius of this replication per the scenario's `degraded_when`
+    /// (defaults when the scenario declares none).
+    pub fn blast(&self, scn: &Scenario, regions: usize) -> BlastOutcome {
+        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+            return BlastOutcome::default();
+        }
+        let (err_limit, factor) = scn
+            .blast_radius
+            .as_ref()
+            .map(|b| (b.degraded_error_rate, b.degraded_latency_factor))
+            .unwrap_or((0.01, 2.0));
+        let mut pairs = Vec::new();
+        for (g, [base, fault]) in self.phases.iter().enumerate() {
+            if fault.tries == 0 {
+                continue;
+            }
+            let errors = fault.error_rate() > err_limit;
+            // The latency rule needs a baseline to compare with.
+            let slow =
+                base.tries >= 20 && fault.latency.quantile(0.99) as f64 > factor * base.latency.quantile(0.99) as f64;
+            if errors || slow {
+                pairs.push(g);
+            }
+        }
+        let mut services: Vec<usize> = pairs.iter().map(|g| g / regions).collect();
+        services.dedup();
+        let mut region_set: Vec<usize> = pairs.iter().map(|g| g % regions).collect();
+        region_set.sort_unstable();
+        region_set.dedup();
+        let (req, affected) = self
+            .flows
+            .iter()
+            .fold((0, 0), |(r, a), f| (r + f.fault_requests, a + f.fault_affected));
+        let (services, regions) = (services.len() as u32, region_set.len() as u32);
+        let breach = scn.blast_radius.as_ref().is_some_and(|b| {
+            b.max_services.is_some_and(|m| services > m) || b.max_regions.is_some_and(|m| regions > m)
+        });
+        BlastOutcome {
+            pairs,
+            services,
+            regions,
+            share_affected: if req == 0 { 0.0 } else { affected as f64 / req as f64 },
+            breach,
         }
     }
 
@@ -337,4 +568,71 @@ impl Recorder {
             })
             .collect()
     }
+}
+
+/// The static blast radius: every service that transitively calls a fault
+/// target (calls and fallbacks, from the graph), the targets included.
+/// Targets: a service fault's service; every service of an outaged region or
+/// of a link's two regions; a stalled queue's publishers and consumer.
+pub fn static_blast_radius(topo: &Topology, scn: &Scenario) -> Vec<usize> {
+    use crate::model::{CallTarget, Fallback};
+    use petgraph::graph::DiGraph;
+    use petgraph::visit::{Dfs, Reversed};
+    let n = topo.services.len();
+    let mut graph: DiGraph<(), ()> = DiGraph::new();
+    let nodes: Vec<_> = (0..n).map(|_| graph.add_node(())).collect();
+    for (s, svc) in topo.services.iter().enumerate() {
+        for c in &svc.calls {
+            match c.to {
+                CallTarget::Service(t) => {
+                    graph.add_edge(nodes[s], nodes[t.index()], ());
+                }
+                // A publish depends on the broker, and its consumer's work on the message.
+                CallTarget::Queue(q) => {
+                    graph.add_edge(nodes[s], nodes[topo.queues[q.index()].consumer.index()], ());
+                }
+            }
+            if let Some(Fallback::Service(f)) = c.fallback {
+                graph.add_edge(nodes[s], nodes[f.index()], ());
+            }
+        }
+    }
+    let mut targets = vec![false; n];
+    for f in &scn.faults {
+        if let Some(s) = f.service {
+            targets[s.index()] = true;
+        }
+        let regions: Vec<usize> = match f.link {
+            Some((a, b)) => vec![a.index(), b.index()],
+            None if f.service.is_none() && f.queue.is_none() => {
+                (0..topo.regions.len()).filter(|&r| f.regions[r]).collect()
+            }
+            None => Vec::new(),
+        };
+        for (s, svc) in topo.services.iter().enumerate() {
+            if regions.iter().any(|&r| svc.present[r]) {
+                targets[s] = true;
+            }
+        }
+        if let Some(q) = f.queue {
+            targets[topo.queues[q.index()].consumer.index()] = true;
+            for (s, svc) in topo.services.iter().enumerate() {
+                if svc.calls.iter().any(|c| c.to == CallTarget::Queue(q)) {
+                    targets[s] = true;
+                }
+            }
+        }
+    }
+    let reversed = Reversed(&graph);
+    let mut hit = vec![false; n];
+    for (t, is_target) in targets.iter().enumerate() {
+        if !is_target {
+            continue;
+        }
+        let mut dfs = Dfs::new(reversed, nodes[t]);
+        while let Some(x) = dfs.next(reversed) {
+            hit[x.index()] = true;
+        }
+    }
+    (0..n).filter(|&s| hit[s]).collect()
 }

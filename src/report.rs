@@ -140,6 +140,8 @@ pub struct Money {
     pub failed_value: f64,
     pub wrong_outputs: u64,
     pub wrong_output_loss: f64,
+    /// Wrong outputs a validating service caught (not in `wrong_outputs`).
+    pub wrong_caught: u64,
     pub duplicate_charges: u64,
     pub duplicate_charge_value: f64,
 }
@@ -186,6 +188,44 @@ pub struct QueueSummary {
 }
 
 #[derive(Serialize)]
+pub struct Declared {
+    pub max_services: Option<u32>,
+    pub max_regions: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct PairSummary {
+    pub service: String,
+    pub region: String,
+    /// Share of replications in which the pair was degraded.
+    pub degraded_share: f64,
+}
+
+#[derive(Serialize)]
+pub struct Attribution {
+    pub fault: String,
+    /// Failed requests (all replications) whose path met this fault while active.
+    pub failed_requests: u64,
+}
+
+/// How far the damage spread, over replications.
+#[derive(Serialize)]
+pub struct BlastSummary {
+    pub services: Spread,
+    pub regions: Spread,
+    pub share_affected: Spread,
+    pub containment_breach_probability: f64,
+    pub breach_ci95: [f64; 2],
+    pub declared: Declared,
+    /// Every transitive caller of a fault target, from the graph.
+    pub static_services: Vec<String>,
+    /// `[degraded services, replications]`, for 0 up to the maximum seen.
+    pub histogram: Vec<[u64; 2]>,
+    pub pairs: Vec<PairSummary>,
+    pub attributed_failures: Vec<Attribution>,
+}
+
+#[derive(Serialize)]
 pub struct FaultSummary {
     pub name: String,
     pub kind: String,
@@ -196,6 +236,8 @@ pub struct FaultSummary {
 #[derive(Serialize)]
 pub struct Summary {
     pub experiment: String,
+    /// The command that reproduces this result.
+    pub command: String,
     pub owner: String,
     pub hypothesis: String,
     pub topology: String,
@@ -205,6 +247,8 @@ pub struct Summary {
     pub warmup_s: f64,
     pub faults: Vec<FaultSummary>,
     pub slos: Vec<SloSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastSummary>,
     pub flows: Vec<FlowSummary>,
     pub services: Vec<ServiceSummary>,
     pub calls: Vec<CallSummary>,
@@ -365,8 +409,15 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
             }
         })
         .collect();
+    let blast_radius = (!scn.faults.is_empty()).then(|| blast_summary(topo, scn, agg));
     Summary {
         experiment: scn.name.clone(),
+        command: format!(
+            "chaoscal run {} --seed {} --replications {n}",
+            scn.path.display(),
+            agg.seed
+        ),
+        blast_radius,
         owner: scn.owner.clone(),
         hypothesis: scn.hypothesis.clone(),
         topology: topo.name.clone(),
@@ -380,8 +431,9 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
         services,
         money: Money {
             failed_value: (agg.flows.iter().map(|f| f.failed_value).sum::<f64>() * 100.0).round() / 100.0,
-            wrong_outputs: 0,
-            wrong_output_loss: 0.0,
+            wrong_outputs: agg.flows.iter().map(|f| f.wrong_outputs).sum(),
+            wrong_output_loss: (agg.flows.iter().map(|f| f.wrong_output_loss).sum::<f64>() * 100.0).round() / 100.0,
+            wrong_caught: agg.wrong_caught,
             duplicate_charges: agg.sites.iter().map(|s| s.duplicate_charges).sum(),
             duplicate_charge_value: (agg.sites.iter().map(|s| s.duplicate_charge_value).sum::<f64>() * 100.0).round()
                 / 100.0,
@@ -389,6 +441,62 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
         calls,
         queues,
         events: agg.events,
+    }
+}
+
+fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSummary {
+    let n = agg.replications();
+    let nr = topo.regions.len();
+    let values = |f: &dyn Fn(&crate::observe::BlastOutcome) -> f64| -> Vec<f64> {
+        agg.rows.iter().map(|r| f(&r.blast)).collect()
+    };
+    let max = agg.rows.iter().map(|r| r.blast.services).max().unwrap_or(0);
+    let histogram = (0..=max as u64)
+        .map(|k| {
+            [
+                k,
+                agg.rows.iter().filter(|r| r.blast.services as u64 == k).count() as u64,
+            ]
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for (si, s) in topo.services.iter().enumerate() {
+        for r in 0..nr {
+            if s.present[r] {
+                pairs.push(PairSummary {
+                    service: s.name.clone(),
+                    region: topo.regions[r].clone(),
+                    degraded_share: r9(agg.degraded[si * nr + r] as f64 / n.max(1) as f64),
+                });
+            }
+        }
+    }
+    let (lo, hi) = wilson95(agg.breaches, n);
+    BlastSummary {
+        services: Spread::of(&values(&|b| b.services as f64)),
+        regions: Spread::of(&values(&|b| b.regions as f64)),
+        share_affected: Spread::of(&values(&|b| b.share_affected)),
+        containment_breach_probability: r9(agg.breaches as f64 / n.max(1) as f64),
+        breach_ci95: [r9(lo), r9(hi)],
+        declared: Declared {
+            max_services: scn.blast_radius.as_ref().and_then(|b| b.max_services),
+            max_regions: scn.blast_radius.as_ref().and_then(|b| b.max_regions),
+        },
+        static_services: crate::observe::static_blast_radius(topo, scn)
+            .into_iter()
+            .map(|s| topo.services[s].name.clone())
+            .collect(),
+        histogram,
+        pairs,
+        attributed_failures: scn
+            .faults
+            .iter()
+            .zip(&agg.attributed)
+            .map(|(f, a)| Attribution {
+                fault: f.name.clone(),
+                failed_requests: *a,
+            })
+            .collect(),
     }
 }
 
@@ -402,6 +510,9 @@ pub fn write_results(dir: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregat
     write_replications(&dir.join("replications.csv"), topo, scn, agg)?;
     write_services(&dir.join("services.csv"), &summary)?;
     write_transitions(&dir.join("breakers.csv"), topo, agg)?;
+    write_fault_timeline(&dir.join("faults.csv"), scn, agg)?;
+    write_timeseries(&dir.join("timeseries.csv"), topo, scn, agg)?;
+    write_latency_cdf(&dir.join("latency_cdf.csv"), topo, scn, agg)?;
     Ok(summary)
 }
 
@@ -425,6 +536,15 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
     header.push("failed_value".to_string());
     header.push("breaker_opens".to_string());
     header.push("duplicate_charges".to_string());
+    header.push("wrong_outputs".to_string());
+    for col in [
+        "blast.services",
+        "blast.regions",
+        "blast.share_affected",
+        "blast.breach",
+    ] {
+        header.push(col.to_string());
+    }
     w.write_record(&header)?;
     for row in &agg.rows {
         let mut rec = vec![row.index.to_string(), row.events.to_string()];
@@ -439,14 +559,126 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
             rec.push((o.violated as u8).to_string());
             rec.push(r9(o.budget_consumed).to_string());
         }
-        for fw in &row.fault_windows {
-            rec.push((fw.start_ns as f64 / NS_PER_S).to_string());
-            rec.push(fw.end_ns.map(|e| (e as f64 / NS_PER_S).to_string()).unwrap_or_default());
+        // The first window of each fault (every window is in faults.csv).
+        for (i, _) in scn.faults.iter().enumerate() {
+            match row.fault_windows.iter().find(|w| w.fault as usize == i) {
+                Some(fw) => {
+                    rec.push((fw.start_ns as f64 / NS_PER_S).to_string());
+                    rec.push(fw.end_ns.map(|e| (e as f64 / NS_PER_S).to_string()).unwrap_or_default());
+                }
+                None => {
+                    rec.push(String::new());
+                    rec.push(String::new());
+                }
+            }
         }
         rec.push(((row.failed_value * 100.0).round() / 100.0).to_string());
         rec.push(row.breaker_opens.to_string());
         rec.push(row.duplicate_charges.to_string());
+        rec.push(row.wrong_outputs.to_string());
+        rec.push(row.blast.services.to_string());
+        rec.push(row.blast.regions.to_string());
+        rec.push(r9(row.blast.share_affected).to_string());
+        rec.push((row.blast.breach as u8).to_string());
         w.write_record(&rec)?;
+    }
+    w.flush()
+}
+
+/// Every fault window of every replication.
+fn write_fault_timeline(path: &Path, scn: &Scenario, agg: &Aggregate) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(["replication", "fault", "unit", "start_s", "end_s"])?;
+    for row in &agg.rows {
+        for fw in &row.fault_windows {
+            w.write_record([
+                row.index.to_string(),
+                scn.faults[fw.fault as usize].name.clone(),
+                fw.unit.to_string(),
+                (fw.start_ns as f64 / NS_PER_S).to_string(),
+                fw.end_ns.map(|e| (e as f64 / NS_PER_S).to_string()).unwrap_or_default(),
+            ])?;
+        }
+    }
+    w.flush()
+}
+
+/// The q-quantile of values by exact rank (⌈q·n⌉-th smallest).
+fn rank_quantile(sorted: &[f32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64
+}
+
+/// Per time bucket and flow: quantile bands across replications.
+fn write_timeseries(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregate) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    let mut header = vec!["time_s".to_string(), "flow".to_string()];
+    for m in ["requests_per_s", "error_rate", "latency_p50_ms", "latency_p99_ms"] {
+        for q in ["p10", "p50", "p90"] {
+            header.push(format!("{m}_{q}"));
+        }
+    }
+    header.push("fault_active_share".to_string());
+    header.push("breaker_opens".to_string());
+    w.write_record(&header)?;
+    let nf = topo.flows.len();
+    let nb = agg.rows.first().map(|r| r.fault_active.len()).unwrap_or(0);
+    let n = agg.rows.len().max(1) as f64;
+    let mut values: Vec<f32> = Vec::with_capacity(agg.rows.len());
+    for b in 0..nb {
+        let time_s = (scn.warmup_ns + b as u64 * crate::observe::BUCKET_NS) as f64 / NS_PER_S;
+        let active = agg.rows.iter().filter(|r| r.fault_active[b]).count() as f64 / n;
+        let opens = agg.rows.iter().map(|r| r.breaker_opens_at[b] as f64).sum::<f64>() / n;
+        for (f, flow) in topo.flows.iter().enumerate() {
+            let mut rec = vec![time_s.to_string(), flow.name.clone()];
+            for m in 0..4 {
+                values.clear();
+                values.extend(agg.rows.iter().map(|r| r.series[b * nf + f][m]));
+                values.sort_by(f32::total_cmp);
+                for q in [0.1, 0.5, 0.9] {
+                    // f32's own shortest form (164.4, not 164.399994).
+                    rec.push((rank_quantile(&values, q) as f32).to_string());
+                }
+            }
+            rec.push(r9(active).to_string());
+            rec.push(r9(opens).to_string());
+            w.write_record(&rec)?;
+        }
+    }
+    w.flush()
+}
+
+/// Latency CDFs per flow: baseline, during the faults, and all requests.
+fn write_latency_cdf(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregate) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(["flow", "phase", "latency_ms", "cumulative"])?;
+    let mut probs: Vec<f64> = vec![0.001, 0.005];
+    probs.extend((1..100).map(|k| k as f64 / 100.0));
+    probs.extend([0.995, 0.999, 0.9999, 1.0]);
+    for (f, flow) in topo.flows.iter().enumerate() {
+        let s = &agg.flows[f];
+        let mut phases = Vec::new();
+        if !scn.faults.is_empty() {
+            phases.push(("baseline", &s.latency_baseline));
+            phases.push(("fault", &s.latency_fault));
+        }
+        phases.push(("all", &s.latency));
+        for (phase, h) in phases {
+            if h.count() == 0 {
+                continue;
+            }
+            for &p in &probs {
+                w.write_record([
+                    flow.name.clone(),
+                    phase.to_string(),
+                    ms(h.quantile(p) as f64).to_string(),
+                    p.to_string(),
+                ])?;
+            }
+        }
     }
     w.flush()
 }
@@ -570,6 +802,38 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             out,
             "   {:<16} {:>12} {:>12.6} {:>10.1} {:>10.1} {:>10.1}",
             f.name, f.requests, f.availability, f.latency_ms.p50, f.latency_ms.p99, f.latency_ms.max
+        )?;
+    }
+    if let Some(b) = &s.blast_radius {
+        let declared = match (b.declared.max_services, b.declared.max_regions) {
+            (Some(ms), Some(mr)) => format!(" (declared: {ms} services, {mr} regions)"),
+            (Some(ms), None) => format!(" (declared: {ms} services)"),
+            (None, Some(mr)) => format!(" (declared: {mr} regions)"),
+            (None, None) => String::new(),
+        };
+        writeln!(
+            out,
+            "   blast radius: {:.1} services (p90 {}, max {}), {:.1} regions{declared}; static radius {} services",
+            b.services.mean,
+            b.services.p90,
+            b.services.max,
+            b.regions.mean,
+            b.static_services.len()
+        )?;
+        writeln!(
+            out,
+            "   containment breached in {:.1}% of replications [{:.1}%, {:.1}%]; {:.2}% of requests in the fault window affected",
+            100.0 * b.containment_breach_probability,
+            100.0 * b.breach_ci95[0],
+            100.0 * b.breach_ci95[1],
+            100.0 * b.share_affected.mean
+        )?;
+    }
+    if s.money.wrong_outputs > 0 || s.money.wrong_caught > 0 {
+        writeln!(
+            out,
+            "   AI: {} wrong outputs reached customers ({:.2} lost), {} caught by validation",
+            s.money.wrong_outputs, s.money.wrong_output_loss, s.money.wrong_caught
         )?;
     }
     let opens: u64 = s.calls.iter().map(|c| c.breaker_opens).sum();

@@ -13,7 +13,13 @@ pub const SIMULATED_FAULTS: &[FaultKind] = &[
     FaultKind::Latency,
     FaultKind::Abort,
     FaultKind::Kill,
+    FaultKind::Blackhole,
+    FaultKind::RegionOutage,
+    FaultKind::Partition,
+    FaultKind::PacketLoss,
     FaultKind::Slowdown,
+    FaultKind::Drift,
+    FaultKind::QueueStall,
 ];
 
 fn check(cx: &mut Ctx, path: &KeyPath, ok: bool, msg: impl std::fmt::Display) -> bool {
@@ -251,60 +257,101 @@ pub fn resolve_scenario(
                 ),
             }
         }
-        match f.kind {
-            FaultKind::Latency
-            | FaultKind::Abort
-            | FaultKind::Kill
-            | FaultKind::Slowdown
-            | FaultKind::Blackhole
-            | FaultKind::Drift
-            | FaultKind::BadDeploy => {
-                if t.service.is_none() {
-                    cx.err(&tp, format!("{} fault targets a service: target = {{ service = \"...\", region = \"...\" }} (region optional)", article(&snake(&kind_name))));
-                }
-                if t.between.is_some() || t.queue.is_some() {
-                    cx.err(
-                        &tp,
-                        format!(
-                            "{} fault takes `service` and `region` only",
-                            article(&snake(&kind_name))
-                        ),
-                    );
-                }
-            }
-            FaultKind::RegionOutage => {
-                check(
-                    &mut cx,
+        // Which target form each kind takes.
+        let link_kind = matches!(f.kind, FaultKind::Partition)
+            || (matches!(f.kind, FaultKind::PacketLoss | FaultKind::Latency) && t.between.is_some());
+        let mut link = None;
+        let mut queue = None;
+        if link_kind {
+            if t.service.is_some() || t.region.is_some() || t.queue.is_some() {
+                cx.err(
                     &tp,
-                    t.region.is_some() && t.service.is_none() && t.between.is_none(),
-                    "a region_outage targets a region: target = { region = \"...\" }",
+                    "a link fault takes `between` only: target = { between = [\"a\", \"b\"] }",
                 );
             }
-            FaultKind::Partition | FaultKind::PacketLoss => match &t.between {
+            match &t.between {
                 Some(b) if b.len() == 2 => {
-                    for (j, n) in b.iter().enumerate() {
-                        if topo.region_by_name(n).is_none() {
+                    let ends: Vec<Option<RegionId>> = b
+                        .iter()
+                        .enumerate()
+                        .map(|(j, n)| {
+                            let r = topo.region_by_name(n);
+                            if r.is_none() {
+                                cx.err(
+                                    &tp.k("between").i(j),
+                                    format!("unknown region \"{n}\" (known: {region_list})"),
+                                );
+                            }
+                            r
+                        })
+                        .collect();
+                    if let (Some(a), Some(b)) = (ends[0], ends[1]) {
+                        if a == b {
+                            cx.err(&tp.k("between"), "a link joins two different regions");
+                        } else if topo.link(a, b).is_none() {
                             cx.err(
-                                &tp.k("between").i(j),
-                                format!("unknown region \"{n}\" (known: {region_list})"),
+                                &tp.k("between"),
+                                format!(
+                                    "no link between {} and {} in the topology",
+                                    topo.regions[a.index()],
+                                    topo.regions[b.index()]
+                                ),
                             );
                         }
+                        link = Some((a, b));
                     }
                 }
-                _ if f.kind == FaultKind::PacketLoss && t.service.is_some() => {}
                 _ => cx.err(
                     &tp,
                     "a link fault targets two regions: target = { between = [\"a\", \"b\"] }",
                 ),
-            },
-            FaultKind::QueueStall => match &t.queue {
-                Some(q) if topo.queues.iter().any(|x| &x.name == q) => {}
-                Some(q) => cx.err(&tp.k("queue"), format!("unknown queue \"{q}\"")),
-                None => cx.err(
-                    &tp,
-                    "a queue_stall targets a queue: target = { queue = \"...\", region = \"...\" }",
-                ),
-            },
+            }
+        } else {
+            match f.kind {
+                FaultKind::RegionOutage => {
+                    check(
+                        &mut cx,
+                        &tp,
+                        t.region.is_some() && t.service.is_none() && t.between.is_none() && t.queue.is_none(),
+                        "a region_outage targets a region: target = { region = \"...\" }",
+                    );
+                }
+                FaultKind::QueueStall => {
+                    if t.service.is_some() || t.between.is_some() {
+                        cx.err(&tp, "a queue_stall takes `queue` and `region` only");
+                    }
+                    match &t.queue {
+                        Some(q) => match topo.queues.iter().position(|x| &x.name == q) {
+                            Some(qi) => queue = Some(QueueId::from_index(qi)),
+                            None => {
+                                let known: Vec<&str> = topo.queues.iter().map(|q| q.name.as_str()).collect();
+                                cx.err(
+                                    &tp.k("queue"),
+                                    format!("unknown queue \"{q}\" (known: {})", known.join(", ")),
+                                )
+                            }
+                        },
+                        None => cx.err(
+                            &tp,
+                            "a queue_stall targets a queue: target = { queue = \"...\", region = \"...\" }",
+                        ),
+                    }
+                }
+                _ => {
+                    if t.service.is_none() {
+                        cx.err(&tp, format!("{} fault targets a service: target = {{ service = \"...\", region = \"...\" }} (region optional)", article(&snake(&kind_name))));
+                    }
+                    if t.between.is_some() || t.queue.is_some() {
+                        cx.err(
+                            &tp,
+                            format!(
+                                "{} fault takes `service` and `region` only",
+                                article(&snake(&kind_name))
+                            ),
+                        );
+                    }
+                }
+            }
         }
         let percent = f.percent.unwrap_or(100.0);
         if f.percent.is_some() {
@@ -380,7 +427,43 @@ pub fn resolve_scenario(
                     FaultEffect::NotYetSimulated
                 }
             },
-            _ => FaultEffect::NotYetSimulated,
+            FaultKind::Blackhole => FaultEffect::Blackhole,
+            FaultKind::RegionOutage => FaultEffect::RegionOutage,
+            FaultKind::Partition => FaultEffect::Partition,
+            FaultKind::PacketLoss => FaultEffect::PacketLoss { percent },
+            FaultKind::QueueStall => FaultEffect::QueueStall,
+            FaultKind::Drift => {
+                let discount = f.wrong_effect.as_ref().and_then(|e| e.discount);
+                if let Some(d) = discount {
+                    check(
+                        &mut cx,
+                        &fp.k("wrong_effect").k("discount"),
+                        d.is_finite() && (0.0..=1.0).contains(&d),
+                        format!("discount is a fraction of the order value, between 0 and 1, found {d}"),
+                    );
+                }
+                match f.wrong_rate {
+                    Some(r) if r.is_finite() && (0.0..=1.0).contains(&r) => FaultEffect::Drift {
+                        wrong_rate: r,
+                        discount,
+                    },
+                    Some(r) => {
+                        cx.err(
+                            &fp.k("wrong_rate"),
+                            format!("wrong_rate is a probability between 0 and 1, found {r}"),
+                        );
+                        FaultEffect::NotYetSimulated
+                    }
+                    None => {
+                        cx.err(
+                            &fp,
+                            "a drift fault needs `wrong_rate` (share of wrong outputs while it lasts)",
+                        );
+                        FaultEffect::NotYetSimulated
+                    }
+                }
+            }
+            FaultKind::BadDeploy => FaultEffect::NotYetSimulated,
         };
         if !SIMULATED_FAULTS.contains(&f.kind) {
             not_simulated.push(format!("faults[{i}]: {} faults", snake(&kind_name)));
@@ -392,13 +475,37 @@ pub fn resolve_scenario(
                 ),
             );
         }
-        if f.random.is_some() {
-            not_simulated.push(format!("faults[{i}]: random (MTBF/MTTR) faults"));
-            cx.warn(
-                &fp.k("random"),
-                "random (MTBF/MTTR) faults are not simulated yet: `run` refuses this scenario",
+        let random = f.random.as_ref().and_then(|r| {
+            let rp = fp.k("random");
+            let ok_b = check(
+                &mut cx,
+                &rp.k("mtbf_s"),
+                r.mtbf_s.is_finite() && (1.0..=1e7).contains(&r.mtbf_s),
+                format!(
+                    "mtbf_s (mean time between failures) must be between 1 and 1e7 seconds, found {}",
+                    r.mtbf_s
+                ),
             );
-        }
+            let ok_r = check(
+                &mut cx,
+                &rp.k("mttr_s"),
+                r.mttr_s.is_finite() && (0.001..=1e7).contains(&r.mttr_s),
+                format!(
+                    "mttr_s (mean time to repair) must be between 0.001 and 1e7 seconds, found {}",
+                    r.mttr_s
+                ),
+            );
+            if f.duration_s.is_some() {
+                cx.err(
+                    &fp.k("duration_s"),
+                    "a random fault's periods come from `random`; leave `duration_s` out",
+                );
+            }
+            (ok_b && ok_r).then(|| RandomFault {
+                mtbf_ns: (r.mtbf_s * NS_PER_S) as u64,
+                mttr_ns: (r.mttr_s * NS_PER_S) as u64,
+            })
+        });
         let start = match &f.start_s {
             Some(d) => dist(&mut cx, &fp.k("start_s"), d, Unit::Seconds, &base_dir),
             None => Some(Dist::Const(0.0)),
@@ -413,9 +520,15 @@ pub fn resolve_scenario(
             effect,
             service,
             regions,
+            link,
+            queue,
             start: start.unwrap_or(Dist::Const(0.0)),
             duration,
+            random,
         });
+    }
+    if faults.len() > 64 {
+        cx.err(&root.k("faults"), "at most 64 faults per scenario");
     }
 
     // [[slos]]
@@ -482,15 +595,38 @@ pub fn resolve_scenario(
             )
             .then_some((w.clamp(0.0, 1e7) * NS_PER_S) as u64)
         });
-        if matches!(s.kind, SloKind::Correctness | SloKind::Backlog) {
-            not_simulated.push(format!("slos[{i}]: {:?} SLOs", s.kind));
-            cx.warn(
-                &sp.k("kind"),
-                "correctness and backlog SLOs are not simulated yet: `run` refuses this scenario",
-            );
-        }
         if s.queue.is_some() && s.kind != SloKind::Backlog {
             cx.err(&sp.k("queue"), "`queue` is only for backlog SLOs");
+        }
+        let queue = match (s.kind, &s.queue) {
+            (SloKind::Backlog, None) => {
+                cx.err(
+                    &sp,
+                    "a backlog SLO needs `queue` (and `threshold_ms`: the message age that is good enough)",
+                );
+                None
+            }
+            (SloKind::Backlog, Some(q)) => {
+                let id = topo.queues.iter().position(|x| &x.name == q).map(QueueId::from_index);
+                if id.is_none() {
+                    let known: Vec<&str> = topo.queues.iter().map(|q| q.name.as_str()).collect();
+                    cx.err(
+                        &sp.k("queue"),
+                        format!("unknown queue \"{q}\" (known: {})", known.join(", ")),
+                    );
+                }
+                if s.flow.is_some() {
+                    cx.err(&sp.k("flow"), "a backlog SLO is about a queue's messages, not a flow");
+                }
+                id
+            }
+            _ => None,
+        };
+        if s.kind == SloKind::Backlog && s.threshold_ms.is_none() {
+            cx.err(
+                &sp,
+                "a backlog SLO needs `threshold_ms` (the message age that is good enough)",
+            );
         }
         slos.push(Slo {
             name: s.name.clone(),
@@ -499,6 +635,7 @@ pub fn resolve_scenario(
             objective: s.objective,
             threshold_ns,
             window_ns,
+            queue,
         });
     }
 

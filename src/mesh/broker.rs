@@ -77,7 +77,7 @@ impl Replication<'_> {
             .map(|r| r.index())
             .find(|&r| queue.present[r])
         else {
-            self.complete_call(call, Outcome::Failed);
+            self.complete_call(call, Outcome::Failed, -1.0, false);
             return;
         };
         let qr = q.index() * self.nr + region;
@@ -86,7 +86,7 @@ impl Replication<'_> {
             if counted {
                 self.rec.queues[qr].rejected += 1;
             }
-            self.complete_call(call, Outcome::Failed);
+            self.complete_call(call, Outcome::Failed, -1.0, false);
             return;
         }
         self.queue_touch(qr);
@@ -102,7 +102,7 @@ impl Replication<'_> {
         }
         let rtt = self.net(from, region) + self.net(region, from);
         if rtt == 0 {
-            self.complete_call(call, Outcome::Succeeded);
+            self.complete_call(call, Outcome::Succeeded, -1.0, false);
         } else {
             let c = &mut self.calls.slots[call as usize];
             c.waiting = true;
@@ -113,7 +113,7 @@ impl Replication<'_> {
                     call,
                     epoch,
                     attempt,
-                    reply: super::Reply::Ok,
+                    reply: super::Reply::OK,
                 },
             );
         }
@@ -167,6 +167,8 @@ impl Replication<'_> {
                 let s = &mut self.rec.queues[qr];
                 s.delivered += 1;
                 s.age.record(self.now - msg.publish);
+                self.rec
+                    .message_done((qr / self.nr) as u32, msg.publish, Some(self.now - msg.publish));
             }
         } else if (msg.attempt as u32) + 1 < q.redeliver_attempts {
             if counted {
@@ -181,6 +183,7 @@ impl Replication<'_> {
             self.queue.push(due, Ev::Redeliver { queue });
         } else if counted {
             self.rec.queues[qr].dead_lettered += 1;
+            self.rec.message_done((qr / self.nr) as u32, msg.publish, None);
         }
         self.dispatch(qr);
     }
@@ -196,8 +199,34 @@ impl Replication<'_> {
         self.dispatch(qr);
     }
 
+    /// At the end of the run, messages still queued, in backoff or in
+    /// flight count as not processed in time for backlog SLOs.
+    pub(super) fn unfinished_messages(&mut self) {
+        for qr in 0..self.broker.queues.len() {
+            let q = (qr / self.nr) as u32;
+            let st = &self.broker.queues[qr];
+            let waiting: Vec<Time> = st
+                .msgs
+                .iter()
+                .map(|m| m.publish)
+                .chain(st.delayed.iter().map(|(_, m)| m.publish))
+                .collect();
+            for publish in waiting {
+                if self.rec.counted(publish) {
+                    self.rec.message_done(q, publish, None);
+                }
+            }
+        }
+        for i in 0..self.calls.slots.len() {
+            if let (true, Parent::Message { queue, msg }) = (self.calls.slots[i].live, self.calls.slots[i].parent)
+                && self.rec.counted(msg.publish)
+            {
+                self.rec.message_done(queue / self.nr as u32, msg.publish, None);
+            }
+        }
+    }
+
     /// Stops or restarts a queue's consumers (queue_stall).
-    #[allow(dead_code)]
     pub(super) fn set_stalled(&mut self, qr: usize, stalled: bool) {
         self.broker.queues[qr].stalled = stalled;
         if !stalled {

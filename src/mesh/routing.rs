@@ -176,7 +176,9 @@ impl Replication<'_> {
             return;
         };
         let (interval, threshold) = (hc.interval_ns, hc.unhealthy_after);
-        if self.replicas[r as usize].alive {
+        // A black-holed replica hangs on its health endpoint too.
+        let g = self.replicas[r as usize].group as usize;
+        if self.replicas[r as usize].alive && !self.active.blackholed(g) {
             self.set_state(r, |rep| {
                 rep.hc_fails = 0;
                 rep.believed = true;

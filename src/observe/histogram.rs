@@ -205,3 +205,95 @@ mod tests {
         assert_eq!(a, all);
     }
 }
+
+/// Bins of a [`CoarseHistogram`]: values below 1 µs, then 4 per octave up
+/// to 2^41 ns (37 minutes), then one overflow bin.
+const COARSE_BINS: usize = 1 + 31 * 4 + 1;
+
+/// A small log histogram (4 bins per octave, ±10% resolution) for the
+/// per-time-bucket latency percentiles of the time series: 500 bytes each,
+/// so thousands of buckets fit in a replication's budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoarseHistogram {
+    counts: [u32; COARSE_BINS],
+    count: u32,
+}
+
+impl Default for CoarseHistogram {
+    fn default() -> Self {
+        CoarseHistogram {
+            counts: [0; COARSE_BINS],
+            count: 0,
+        }
+    }
+}
+
+fn coarse_index(v: u64) -> usize {
+    if v < 1024 {
+        return 0;
+    }
+    let e = 63 - v.leading_zeros() as usize; // ≥ 10
+    if e > 40 {
+        return COARSE_BINS - 1;
+    }
+    1 + (e - 10) * 4 + ((v >> (e - 2)) & 3) as usize
+}
+
+/// A representative value (geometric middle) of coarse bin i.
+fn coarse_value(i: usize) -> u64 {
+    if i == 0 {
+        return 512;
+    }
+    let e = (i - 1) / 4 + 10;
+    let sub = ((i - 1) % 4) as u64;
+    let lo = (4 + sub) << (e - 2);
+    let w = 1u64 << (e - 2);
+    lo + w / 2
+}
+
+impl CoarseHistogram {
+    #[inline]
+    pub fn record(&mut self, v: u64) {
+        self.counts[coarse_index(v)] += 1;
+        self.count += 1;
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The q-quantile as a bin's middle value; 0 when empty.
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u32).max(1);
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return coarse_value(i);
+            }
+        }
+        coarse_value(COARSE_BINS - 1)
+    }
+}
+
+#[cfg(test)]
+mod coarse_tests {
+    use super::*;
+
+    #[test]
+    fn coarse_quantiles_within_a_bin() {
+        // The coarse histogram's quantiles are within its ±10% bin resolution.
+        let mut h = CoarseHistogram::default();
+        for v in 1..=100_000u64 {
+            h.record(v * 1000);
+        }
+        for q in [0.5, 0.99] {
+            let want = q * 1e8;
+            let got = h.quantile(q) as f64;
+            assert!((got / want - 1.0).abs() < 0.13, "q{q}: {got} vs {want}");
+        }
+    }
+}
