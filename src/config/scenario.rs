@@ -501,9 +501,9 @@ pub fn resolve_scenario(
                     "a random fault's periods come from `random`; leave `duration_s` out",
                 );
             }
-            (ok_b && ok_r).then(|| RandomFault {
-                mtbf_ns: (r.mtbf_s * NS_PER_S) as u64,
-                mttr_ns: (r.mttr_s * NS_PER_S) as u64,
+            (ok_b && ok_r).then_some(RandomFault {
+                mtbf_ns: (r.mtbf_s.clamp(0.0, 1e7) * NS_PER_S) as u64,
+                mttr_ns: (r.mttr_s.clamp(0.0, 1e7) * NS_PER_S) as u64,
             })
         });
         let start = match &f.start_s {
