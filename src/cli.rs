@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// The catalog as a table: experiment, owner, severity, targets, declared radius, SLOs, tags.
+    List {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Measure simulated events per second (an event: an arrival or a service completion).
     Bench {
         /// `mm1`, `mmc` (M/M/4 of the peer models) or a scenario file.
@@ -94,6 +99,7 @@ pub fn main_with(cli: Cli) -> i32 {
         } => cmd_run(&paths, replications, seed, threads, &out, replication, quiet, no_report),
         Command::Report { results_dir } => cmd_report(&results_dir),
         Command::Validate { paths } => cmd_validate(&paths),
+        Command::List { paths } => cmd_list(&paths),
         Command::Bench {
             model,
             arrivals,
@@ -186,6 +192,13 @@ fn cmd_validate(paths: &[PathBuf]) -> i32 {
     }
     diags.extend(std::mem::take(&mut loader.diagnostics));
     dedup(&mut diags);
+    // The catalog's rules are errors here: a catalog entry needs an owner,
+    // a hypothesis, a rollback and a declared blast radius.
+    for d in &mut diags {
+        if d.severity == Severity::CatalogRule {
+            d.severity = Severity::Error;
+        }
+    }
     print_diagnostics(&diags);
     let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diags.len() - errors;
@@ -194,6 +207,80 @@ fn cmd_validate(paths: &[PathBuf]) -> i32 {
         files.len()
     );
     if errors > 0 { 2 } else { 0 }
+}
+
+fn cmd_list(paths: &[PathBuf]) -> i32 {
+    let (loaded, mut diags) = load_scenarios(paths);
+    dedup(&mut diags);
+    if diags.iter().any(|d| d.is_error()) {
+        print_diagnostics(&diags);
+        return 2;
+    }
+    let mut rows = vec![[
+        "experiment".to_string(),
+        "owner".to_string(),
+        "severity".to_string(),
+        "targets".to_string(),
+        "declared radius".to_string(),
+        "SLOs".to_string(),
+        "tags".to_string(),
+    ]];
+    for ls in &loaded {
+        let (s, t) = (&ls.scenario, &ls.topology);
+        let targets: Vec<String> = s
+            .faults
+            .iter()
+            .map(|f| {
+                let kind = format!("{:?}", f.kind).to_lowercase();
+                let regions: Vec<&str> = (0..t.regions.len())
+                    .filter(|&r| f.regions[r])
+                    .map(|r| t.regions[r].as_str())
+                    .collect();
+                let what = match (f.service, f.link, f.queue) {
+                    (Some(sv), _, _) => format!("{}@{}", t.services[sv.index()].name, regions.join("+")),
+                    (_, Some((a, b)), _) => format!("{}<->{}", t.regions[a.index()], t.regions[b.index()]),
+                    (_, _, Some(q)) => format!("{}@{}", t.queues[q.index()].name, regions.join("+")),
+                    _ => regions.join("+"),
+                };
+                format!("{kind} {what}")
+            })
+            .collect();
+        let radius = match &s.blast_radius {
+            Some(b) => format!(
+                "{} svc / {} reg",
+                b.max_services.map(|x| x.to_string()).unwrap_or("-".into()),
+                b.max_regions.map(|x| x.to_string()).unwrap_or("-".into())
+            ),
+            None => "-".to_string(),
+        };
+        rows.push([
+            s.name.clone(),
+            s.owner.clone(),
+            s.severity.clone(),
+            if targets.is_empty() {
+                "-".to_string()
+            } else {
+                targets.join(", ")
+            },
+            radius,
+            s.slos.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "),
+            s.tags.join(", "),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for (i, r) in rows.iter().enumerate() {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            let _ = writeln!(out, "{}", rule.join("  "));
+        }
+    }
+    let _ = writeln!(out, "{} experiment(s)", loaded.len());
+    0
 }
 
 /// Removes repeated diagnostics (a shared topology's warnings are reported once).

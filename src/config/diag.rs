@@ -16,6 +16,9 @@ use toml::de::{DeTable, DeValue};
 pub enum Severity {
     Error,
     Warning,
+    /// A catalog rule (owner, hypothesis, rollback, declared blast radius):
+    /// a warning for `run`, an error for `validate`.
+    CatalogRule,
 }
 
 /// One located problem in a user's file.
@@ -55,6 +58,7 @@ impl fmt::Display for Diagnostic {
         let kind = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::CatalogRule => "catalog rule",
         };
         if self.line == 0 {
             return write!(f, "{}: {kind}: {}", self.file.display(), self.message);

@@ -10,7 +10,7 @@ use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use rand_distr::Gamma;
 
-use super::diag::{Diagnostic, KeyPath, Source};
+use super::diag::{Diagnostic, KeyPath, Severity, Source};
 use super::raw::*;
 use crate::model::*;
 
@@ -30,6 +30,12 @@ impl<'a> Ctx<'a> {
     }
     pub fn warn(&mut self, path: &KeyPath, msg: impl Display) {
         let d = self.src.warning(path, msg);
+        self.diags.push(d);
+    }
+    /// A catalog rule broken: `validate` refuses it, `run` only warns.
+    pub fn rule(&mut self, path: &KeyPath, msg: impl Display) {
+        let mut d = self.src.warning(path, msg);
+        d.severity = Severity::CatalogRule;
         self.diags.push(d);
     }
     pub fn has_errors(&self) -> bool {
@@ -1082,15 +1088,6 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
             if !reachable {
                 cx.warn(&root.k("flows").i(fi).k("entry"), format!("arrivals in region {} cannot reach \"{}\" (no replica there and no link to a region that has one)", regions[r], entry.name));
             }
-        }
-    }
-    for (si, s) in services.iter().enumerate() {
-        let p = root.k("services").i(si);
-        if s.quality.is_some() || s.validates.is_some() {
-            cx.warn(
-                &p,
-                "AI quality and validation are not simulated yet (no wrong outputs are produced)",
-            );
         }
     }
     if cx.has_errors() {

@@ -76,9 +76,9 @@ pub fn resolve_scenario(
         ("rollback", &exp.rollback),
     ] {
         if v.as_deref().map(str::trim).unwrap_or("").is_empty() {
-            cx.warn(
+            cx.rule(
                 &ep,
-                format!("no `{key}`: a catalog entry should say who owns it, what it expects and how to roll back"),
+                format!("no `{key}`: a catalog entry says who owns it, what it expects and how to roll back"),
             );
         }
     }
@@ -677,7 +677,7 @@ pub fn resolve_scenario(
         }
     });
     if blast_radius.is_none() && !raw.faults.is_empty() {
-        cx.warn(
+        cx.rule(
             &root,
             "no [blast_radius]: declare what the experiment is allowed to hit (max_services, max_regions)",
         );

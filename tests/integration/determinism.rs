@@ -1,5 +1,6 @@
 //! Determinism: same inputs and seed give byte-identical outputs, whatever
-//! the thread count; replication i never depends on how many run.
+//! the thread count; replication i never depends on how many run. The
+//! scenario exercises every mechanism and fault family, random faults included.
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,30 @@ target = {{ service = "fraud" }}
 start_s = 10
 factor = 3
 
+[[faults]]
+kind = "kill"
+target = {{ service = "fraud", region = "us-east" }}
+random = {{ mtbf_s = 15, mttr_s = 3 }}
+
+[[faults]]
+kind = "partition"
+target = {{ between = ["eu-west", "us-east"] }}
+start_s = 40
+duration_s = 5
+
+[[faults]]
+kind = "drift"
+target = {{ service = "ai-pricing" }}
+wrong_rate = 0.3
+start_s = 15
+duration_s = 20
+
+[[faults]]
+kind = "queue_stall"
+target = {{ queue = "ledger-events" }}
+start_s = 20
+duration_s = 15
+
 [[slos]]
 name = "avail"
 flow = "checkout"
@@ -92,7 +117,15 @@ fn read(dir: &Path, file: &str) -> Vec<u8> {
     std::fs::read(dir.join("det").join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-const OUTPUTS: [&str; 3] = ["summary.json", "replications.csv", "services.csv"];
+const OUTPUTS: [&str; 7] = [
+    "summary.json",
+    "replications.csv",
+    "services.csv",
+    "timeseries.csv",
+    "latency_cdf.csv",
+    "faults.csv",
+    "breakers.csv",
+];
 
 #[test]
 fn thread_count_does_not_change_outputs() {

@@ -1,6 +1,8 @@
 //! chaoscal's integration tests: one binary, a module per behaviour.
 
 mod bad_input;
+mod catalog;
+mod chaos;
 mod common;
 mod determinism;
 mod faults;
