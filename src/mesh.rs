@@ -1145,7 +1145,7 @@ impl<'a> Replication<'a> {
             s.duplicates_prevented += all - effective;
             let extra = effective - 1;
             s.duplicate_charges += extra;
-            s.duplicate_charge_value += extra as f64 * value;
+            s.duplicate_charge_cents += extra * crate::observe::cents(value);
         }
     }
 

@@ -48,7 +48,7 @@ pub struct ReplicationRow {
     pub flows: Vec<(u64, u64, u64)>, // requests, failed, latency p99 ns
     pub slos: Vec<SloOutcome>,
     pub fault_windows: Vec<FaultWindow>,
-    pub failed_value: f64,
+    pub failed_cents: u64,
     pub breaker_opens: u64,
     pub duplicate_charges: u64,
     pub transitions: Vec<BreakerTransition>,
@@ -172,7 +172,7 @@ pub fn run_scenario(
                     .collect(),
                 slos,
                 fault_windows: out.fault_windows,
-                failed_value: rec.flows.iter().map(|f| f.failed_value).sum(),
+                failed_cents: rec.flows.iter().map(|f| f.failed_cents).sum(),
                 breaker_opens: rec.sites.iter().map(|s| s.breaker_opens).sum(),
                 duplicate_charges: rec.sites.iter().map(|s| s.duplicate_charges).sum(),
                 transitions: rec.transitions.clone(),

@@ -12,6 +12,11 @@ pub use histogram::{CoarseHistogram, Histogram};
 
 use crate::model::{Scenario, SloKind, Topology};
 
+/// Money in whole cents (values are non-negative).
+pub fn cents(value: f64) -> u64 {
+    (value.max(0.0) * 100.0 + 0.5) as u64
+}
+
 /// How a customer request ended, for [`Recorder::request_done`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RequestEnd {
@@ -108,7 +113,8 @@ pub struct SiteStats {
     pub breaker_open_ns: u128,
     /// Charges made more than once for one logical call (no idempotency key).
     pub duplicate_charges: u64,
-    pub duplicate_charge_value: f64,
+    /// Value of the duplicate charges, in cents.
+    pub duplicate_charge_cents: u64,
     /// Repeated charges the callee deduplicated (idempotency keys).
     pub duplicates_prevented: u64,
 }
@@ -126,7 +132,7 @@ impl SiteStats {
         self.breaker_opens += o.breaker_opens;
         self.breaker_open_ns += o.breaker_open_ns;
         self.duplicate_charges += o.duplicate_charges;
-        self.duplicate_charge_value += o.duplicate_charge_value;
+        self.duplicate_charge_cents += o.duplicate_charge_cents;
         self.duplicates_prevented += o.duplicates_prevented;
     }
 }
@@ -190,8 +196,9 @@ pub struct FlowStats {
     pub failed: u64,
     /// Latency of every finished request, whatever its outcome.
     pub latency: Histogram,
-    /// Order value of failed requests.
-    pub failed_value: f64,
+    /// Order value of failed requests, in cents (money is counted in whole
+    /// cents so that sums are exact in any order, across threads and shards).
+    pub failed_cents: u64,
     /// Latency of requests that arrived before the first fault (after warm-up).
     pub latency_baseline: Histogram,
     /// Latency of requests that arrived during the fault window.
@@ -202,7 +209,8 @@ pub struct FlowStats {
     pub fault_affected: u64,
     /// Succeeded requests carrying an uncaught wrong AI output, and their cost.
     pub wrong_outputs: u64,
-    pub wrong_output_loss: f64,
+    /// Their cost (value × discount), in cents.
+    pub wrong_output_cents: u64,
     /// Requests whose path touched an active fault.
     pub touched: u64,
 }
@@ -214,13 +222,13 @@ impl FlowStats {
         self.degraded += o.degraded;
         self.failed += o.failed;
         self.latency.merge(&o.latency);
-        self.failed_value += o.failed_value;
+        self.failed_cents += o.failed_cents;
         self.latency_baseline.merge(&o.latency_baseline);
         self.latency_fault.merge(&o.latency_fault);
         self.fault_requests += o.fault_requests;
         self.fault_affected += o.fault_affected;
         self.wrong_outputs += o.wrong_outputs;
-        self.wrong_output_loss += o.wrong_output_loss;
+        self.wrong_output_cents += o.wrong_output_cents;
         self.touched += o.touched;
     }
 }
@@ -414,12 +422,12 @@ impl Recorder {
             }
             Outcome::Failed => {
                 fs.failed += 1;
-                fs.failed_value += value;
+                fs.failed_cents += cents(value);
             }
         }
         if let Some(discount) = wrong {
             fs.wrong_outputs += 1;
-            fs.wrong_output_loss += value * discount;
+            fs.wrong_output_cents += cents(value * discount);
         }
         if touched != 0 {
             fs.touched += 1;

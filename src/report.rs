@@ -361,7 +361,7 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
                 breaker_opens: x.breaker_opens,
                 breaker_open_s: r9(x.breaker_open_ns as f64 / NS_PER_S / reps),
                 duplicate_charges: x.duplicate_charges,
-                duplicate_charge_value: (x.duplicate_charge_value * 100.0).round() / 100.0,
+                duplicate_charge_value: x.duplicate_charge_cents as f64 / 100.0,
                 duplicates_prevented: x.duplicates_prevented,
             });
         }
@@ -430,13 +430,12 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
         flows,
         services,
         money: Money {
-            failed_value: (agg.flows.iter().map(|f| f.failed_value).sum::<f64>() * 100.0).round() / 100.0,
+            failed_value: agg.flows.iter().map(|f| f.failed_cents).sum::<u64>() as f64 / 100.0,
             wrong_outputs: agg.flows.iter().map(|f| f.wrong_outputs).sum(),
-            wrong_output_loss: (agg.flows.iter().map(|f| f.wrong_output_loss).sum::<f64>() * 100.0).round() / 100.0,
+            wrong_output_loss: agg.flows.iter().map(|f| f.wrong_output_cents).sum::<u64>() as f64 / 100.0,
             wrong_caught: agg.wrong_caught,
             duplicate_charges: agg.sites.iter().map(|s| s.duplicate_charges).sum(),
-            duplicate_charge_value: (agg.sites.iter().map(|s| s.duplicate_charge_value).sum::<f64>() * 100.0).round()
-                / 100.0,
+            duplicate_charge_value: agg.sites.iter().map(|s| s.duplicate_charge_cents).sum::<u64>() as f64 / 100.0,
         },
         calls,
         queues,
@@ -572,7 +571,7 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
                 }
             }
         }
-        rec.push(((row.failed_value * 100.0).round() / 100.0).to_string());
+        rec.push((row.failed_cents as f64 / 100.0).to_string());
         rec.push(row.breaker_opens.to_string());
         rec.push(row.duplicate_charges.to_string());
         rec.push(row.wrong_outputs.to_string());

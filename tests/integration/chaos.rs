@@ -177,7 +177,7 @@ fn drift_produces_r_n_wrong_outputs_at_value_times_discount() {
     assert_close("wrong outputs", &share, 0.2 * 0.4, 4.0, 0.0);
     for o in &outs {
         let f = &o.recorder.flows[0];
-        assert_eq!(f.wrong_output_loss, 50.0 * f.wrong_outputs as f64);
+        assert_eq!(f.wrong_output_cents, 5000 * f.wrong_outputs);
     }
 }
 

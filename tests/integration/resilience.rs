@@ -400,7 +400,7 @@ fn timeouts_without_idempotency_charge_twice() {
         .collect();
     assert_close("duplicate charges per request", &per_request, 0.5, 4.0, 0.0);
     let s = &plain[0].recorder.sites[0];
-    assert_eq!(s.duplicate_charge_value, 80.0 * s.duplicate_charges as f64);
+    assert_eq!(s.duplicate_charge_cents, 8000 * s.duplicate_charges);
     let keyed = run(true);
     assert!(keyed.iter().all(|o| o.recorder.sites[0].duplicate_charges == 0));
     let prevented: Vec<f64> = keyed
