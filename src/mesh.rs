@@ -414,6 +414,8 @@ pub struct Replication<'a> {
     events: u64,
     peer_events: u64,
     peak_in_flight: usize,
+    /// Event-queue lane of each distinct call timeout, by duration.
+    lanes: Vec<(u64, usize)>,
 }
 
 impl<'a> Replication<'a> {
@@ -477,6 +479,18 @@ impl<'a> Replication<'a> {
             }
         };
         let windows = draw_windows(scn, &mut rng.faults, scn.duration_ns, units);
+        // Timeouts of one duration come due in the order they are set: one
+        // FIFO lane each, instead of the heap.
+        let mut queue = EventQueue::new();
+        let mut durations: Vec<u64> = topo
+            .services
+            .iter()
+            .flat_map(|s| s.calls.iter().flat_map(|c| [c.timeout_ns, c.per_try_timeout_ns]))
+            .flatten()
+            .collect();
+        durations.sort_unstable();
+        durations.dedup();
+        let lanes = durations.into_iter().map(|d| (d, queue.add_lane())).collect();
         let mut rec = Recorder::new(topo, scn);
         if !windows.is_empty() {
             let start = windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
@@ -491,7 +505,8 @@ impl<'a> Replication<'a> {
             topo,
             scn,
             now: 0,
-            queue: EventQueue::new(),
+            queue,
+            lanes,
             rng,
             nr,
             rr: vec![0; group_first.len()],
@@ -738,14 +753,23 @@ impl<'a> Replication<'a> {
         c.wrong_in = -1.0;
         c.touched = 0;
         let epoch = c.epoch;
-        if deadline != Time::MAX {
-            self.queue.push(deadline, Ev::Timeout { call: idx, epoch });
+        if let Some(t) = timeout {
+            self.push_timeout(t, Ev::Timeout { call: idx, epoch });
         }
         let in_flight = self.calls.in_use() + self.tasks.in_use();
         if in_flight > self.peak_in_flight {
             self.peak_in_flight = in_flight;
         }
         idx
+    }
+
+    /// Schedules an event `after` ns from now in that duration's lane.
+    #[inline]
+    fn push_timeout(&mut self, after: u64, ev: Ev) {
+        match self.lanes.iter().find(|(d, _)| *d == after) {
+            Some(&(_, lane)) => self.queue.push_lane(lane, self.now + after, ev),
+            None => self.queue.push(self.now + after, ev),
+        }
     }
 
     fn free_call(&mut self, idx: u32) {
@@ -832,15 +856,17 @@ impl<'a> Replication<'a> {
         if site != NONE
             && let Some(per_try) = self.call_def(site).per_try_timeout_ns
         {
-            let at = (self.now + per_try).min(self.calls.slots[idx as usize].deadline);
-            self.queue.push(
-                at,
-                Ev::TryTimeout {
-                    call: idx,
-                    epoch,
-                    attempt,
-                },
-            );
+            let deadline = self.calls.slots[idx as usize].deadline;
+            let ev = Ev::TryTimeout {
+                call: idx,
+                epoch,
+                attempt,
+            };
+            if self.now + per_try <= deadline {
+                self.push_timeout(per_try, ev);
+            } else {
+                self.queue.push(deadline, ev);
+            }
         }
         // Across a partition or a lossy link the try vanishes: the caller waits for its timeout.
         let Some(link_delay) = self.active.cross(from, to, &self.scn.faults, &mut self.rng.faults) else {
@@ -1036,7 +1062,7 @@ impl<'a> Replication<'a> {
                 c.deadline = timeout.map(|t| self.now + t).unwrap_or(Time::MAX);
                 let epoch = c.epoch;
                 if let Some(t) = timeout {
-                    self.queue.push(self.now + t, Ev::Timeout { call: idx, epoch });
+                    self.push_timeout(t, Ev::Timeout { call: idx, epoch });
                 }
                 self.send_try(idx);
             }
