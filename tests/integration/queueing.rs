@@ -130,3 +130,17 @@ fn utilization_is_offered_load_per_server() {
     let util: Vec<f64> = outs.iter().map(|o| o.recorder.groups[0].utilization()).collect();
     assert_close("M/M/4 utilization", &util, 0.8, Z, 0.0);
 }
+
+#[test]
+fn memory_per_replication_does_not_grow_with_the_run() {
+    // A 10× longer M/M/4 run keeps at most a few more requests in flight
+    // (the longest queue grows like log t, not like t): the slabs that hold
+    // calls and requests stay bounded by the load, not the request count.
+    let short = load(&station(4, 1_000_000, 1.0), &scenario(3200.0, 50.0, 5.0, ""));
+    let long = load(&station(4, 1_000_000, 1.0), &scenario(3200.0, 500.0, 5.0, ""));
+    let peak = |l| replicate(l, 3).iter().map(|o| o.peak_in_flight).max().unwrap();
+    let (p_short, p_long) = (peak(&short), peak(&long));
+    assert!(p_long < 2 * p_short, "peak in flight {p_short} → {p_long} for a 10x longer run");
+    // And far below the number of requests (1.6 M in the long run).
+    assert!(p_long < 1000, "{p_long}");
+}
