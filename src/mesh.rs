@@ -26,8 +26,11 @@
 //! 7. The root call's answer back in region R ends the customer request.
 
 mod broker;
+mod guardrails;
 mod guards;
 mod routing;
+
+pub use guardrails::GuardOutcome;
 
 use std::collections::VecDeque;
 
@@ -40,6 +43,7 @@ use crate::model::*;
 use crate::observe::{Outcome, Recorder, RequestEnd};
 
 use broker::{Broker, Msg};
+use guardrails::Guardrails;
 use guards::Guards;
 
 /// Simulated time after the end of the run during which in-flight requests
@@ -104,6 +108,8 @@ pub struct ReplicationOutput {
     pub fault_windows: Vec<FaultWindow>,
     /// The most calls and requests in flight at once (a measure of memory).
     pub peak_in_flight: usize,
+    /// What each guardrail did.
+    pub guardrails: Vec<GuardOutcome>,
 }
 
 /// What a replica (or the way to it) answered to one try.
@@ -188,6 +194,10 @@ enum Ev {
     /// A fault window opens or closes (index into the replication's windows).
     FaultStart(u32),
     FaultEnd(u32),
+    /// Guardrails evaluate their burn rates (every second).
+    GuardCheck,
+    GuardAct(u16),
+    GuardScaled(u16),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -362,6 +372,10 @@ struct Replica {
     /// Rate-limit token bucket.
     tokens: f64,
     tokens_at: Time,
+    /// Held in reserve for a `scale` guardrail: not running until woken.
+    dormant: bool,
+    /// When it started counting toward capacity (after warm-up or waking).
+    activated_at: Time,
 }
 
 impl Replica {
@@ -416,6 +430,7 @@ pub struct Replication<'a> {
     peak_in_flight: usize,
     /// Event-queue lane of each distinct call timeout, by duration.
     lanes: Vec<(u64, usize)>,
+    guard: Guardrails,
 }
 
 impl<'a> Replication<'a> {
@@ -423,34 +438,47 @@ impl<'a> Replication<'a> {
         let nr = topo.regions.len();
         let mut replicas = Vec::new();
         let mut group_first = Vec::with_capacity(topo.services.len() * nr + 1);
+        // Replicas a `scale` guardrail may add wait dormant in their group.
+        let mut reserve = vec![0u32; topo.services.len()];
+        for g in &scn.guardrails {
+            if let Action::Scale { service, replicas, .. } = g.action {
+                reserve[service.index()] += replicas;
+            }
+        }
+        let mut group_down = Vec::with_capacity(topo.services.len() * nr + 1);
         for (si, s) in topo.services.iter().enumerate() {
             for r in 0..nr {
                 group_first.push(replicas.len() as u32);
+                group_down.push(if s.present[r] { reserve[si] } else { 0 });
                 if s.present[r] {
-                    for _ in 0..s.replicas {
+                    for k in 0..s.replicas + reserve[si] {
+                        let dormant = k >= s.replicas;
                         replicas.push(Replica {
                             group: (si * nr + r) as u32,
                             region: r as u16,
-                            alive: true,
+                            alive: !dormant,
                             busy: 0,
                             servers: s.concurrency,
                             queue_cap: s.queue,
                             queue: VecDeque::new(),
                             busy_since: 0,
                             busy_ns: 0,
-                            believed: true,
+                            believed: !dormant,
                             hc_fails: 0,
                             ejected: false,
                             ejections: 0,
                             consecutive_errors: 0,
                             tokens: s.rate_limit.as_ref().map(|r| r.burst).unwrap_or(0.0),
                             tokens_at: 0,
+                            dormant,
+                            activated_at: if dormant { Time::MAX } else { 0 },
                         });
                     }
                 }
             }
         }
         group_first.push(replicas.len() as u32);
+        group_down.push(0);
         let mut site_first = Vec::with_capacity(topo.services.len());
         let mut sites = 0u32;
         for s in &topo.services {
@@ -510,7 +538,8 @@ impl<'a> Replication<'a> {
             rng,
             nr,
             rr: vec![0; group_first.len()],
-            group_down: vec![0; group_first.len()],
+            group_down,
+            guard: Guardrails::new(scn, topo.services.len()),
             guards: Guards::new(topo, &group_first, nr),
             broker: Broker::new(topo),
             replicas,
@@ -544,6 +573,7 @@ impl<'a> Replication<'a> {
             }
         }
         self.schedule_health_checks();
+        self.schedule_guard_checks();
         for r in 0..self.nr {
             self.schedule_arrival(r as u16, 0);
         }
@@ -564,6 +594,7 @@ impl<'a> Replication<'a> {
             peer_events: self.peer_events,
             fault_windows: self.windows,
             peak_in_flight: self.peak_in_flight,
+            guardrails: self.guard.outcomes(self.scn),
         }
     }
 
@@ -618,6 +649,9 @@ impl<'a> Replication<'a> {
             Ev::Redeliver { queue } => self.on_redeliver(queue),
             Ev::FaultStart(i) => self.fault_start(i),
             Ev::FaultEnd(i) => self.fault_end(i),
+            Ev::GuardCheck => self.on_guard_check(),
+            Ev::GuardAct(i) => self.on_guard_act(i as usize),
+            Ev::GuardScaled(i) => self.on_guard_scaled(i as usize),
         }
     }
 
@@ -699,8 +733,24 @@ impl<'a> Replication<'a> {
             .map(|d| d.sample(&mut self.rng.arrivals))
             .unwrap_or(0.0);
         let arrival = self.now;
-        if self.rec.counted(arrival) {
+        let counted = self.rec.counted(arrival);
+        if counted {
             self.rec.flows[flow].requests += 1;
+        }
+        if !self.guard.shedding.is_empty() && self.shed(flow as u16) {
+            // Shed at the door by a guardrail: the customer gets a fast 429.
+            if counted {
+                let end = RequestEnd {
+                    outcome: Outcome::Failed,
+                    value,
+                    wrong: None,
+                    touched: 0,
+                };
+                self.rec.request_done(flow as u16, arrival, Some(0), end);
+                self.guard_observe(flow as u16, Outcome::Failed, Some(0), false);
+            }
+            self.schedule_arrival(region, self.now);
+            return;
         }
         let call = self.new_call(
             Parent::Root {
@@ -804,7 +854,7 @@ impl<'a> Replication<'a> {
 
     /// Sends the current try of a call: breaker, route, faults on the way, network.
     fn send_try(&mut self, idx: u32) {
-        let (target, from, epoch, attempt, guard, site, flow) = {
+        let (mut target, from, epoch, attempt, guard, site, flow) = {
             let c = &mut self.calls.slots[idx as usize];
             c.waiting = true;
             c.try_started = self.now;
@@ -819,6 +869,16 @@ impl<'a> Replication<'a> {
                 c.flow,
             )
         };
+        // Guardrail actions in force: a kill switch sends the call to its
+        // fallback; a failover sends it to another service.
+        if self.guard.switched[target.index()] && !self.calls.slots[idx as usize].on_fallback {
+            self.calls.slots[idx as usize].waiting = false;
+            self.call_failed(idx);
+            return;
+        }
+        if let Some(to) = self.guard.redirect[target.index()] {
+            target = ServiceId(to);
+        }
         let counted = self.rec.counted(self.now);
         if site != NONE && counted {
             self.rec.sites[site as usize].tries += 1;
@@ -1102,6 +1162,7 @@ impl<'a> Replication<'a> {
                         touched,
                     };
                     self.rec.request_done(flow, arrival, Some(self.now - arrival), end);
+                    self.guard_observe(flow, outcome, Some(self.now - arrival), wrong.is_some());
                 }
             }
             Parent::Message { queue, msg } => self.message_done(queue, msg, outcome != Outcome::Failed),
@@ -1617,7 +1678,9 @@ impl<'a> Replication<'a> {
                     let mut alive: Vec<u32> = (first..self.group_first[g + 1])
                         .filter(|&r| self.replicas[r as usize].alive)
                         .collect();
-                    let total = self.group_len(g);
+                    let total = (first..self.group_first[g + 1])
+                        .filter(|&r| !self.replicas[r as usize].dormant)
+                        .count() as u32;
                     let n = match count {
                         KillCount::Replicas(n) => n,
                         KillCount::Percent(p) => ((p / 100.0) * total as f64).ceil() as u32,
@@ -1697,6 +1760,20 @@ impl<'a> Replication<'a> {
         }
     }
 
+    /// A dormant replica comes up (a `scale` guardrail's new capacity).
+    fn wake(&mut self, r: u32) {
+        self.set_state(r, |rep| {
+            rep.dormant = false;
+            rep.alive = true;
+            rep.believed = true;
+            rep.hc_fails = 0;
+        });
+        let now = self.now;
+        let rep = &mut self.replicas[r as usize];
+        rep.activated_at = now;
+        rep.busy_since = now;
+    }
+
     /// A replica dies: its queued and in-service requests fail at once
     /// (connection reset); it refuses new ones until restarted.
     fn kill_replica(&mut self, r: u32) {
@@ -1736,7 +1813,8 @@ impl<'a> Replication<'a> {
             let rep = &self.replicas[r as usize];
             let gs = &mut self.rec.groups[rep.group as usize];
             gs.busy_ns += rep.busy_ns;
-            gs.capacity_ns += rep.servers as u128 * (self.rec.end_ns - self.rec.warmup_ns) as u128;
+            let since = rep.activated_at.max(self.rec.warmup_ns).min(self.rec.end_ns);
+            gs.capacity_ns += rep.servers as u128 * (self.rec.end_ns - since) as u128;
         }
         self.guards.close(self.now, &mut self.rec);
         self.broker.close(self.now, &mut self.rec);

@@ -229,9 +229,47 @@ pub struct Scenario {
     pub slos: Vec<Slo>,
     pub blast_radius: Option<BlastRadius>,
     pub expect: Expect,
+    pub guardrails: Vec<Guardrail>,
     /// Features the file uses that the engine does not simulate yet; `run`
     /// refuses such a scenario rather than give a misleading answer.
     pub not_simulated: Vec<String>,
+}
+
+/// Automated remediation: a burn-rate alert on an SLO and the action it takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guardrail {
+    pub name: String,
+    /// Index into the scenario's SLOs.
+    pub slo: usize,
+    /// Fire when the error budget burns at least this fast over the window(s).
+    pub burn_rate: f64,
+    pub window_ns: u64,
+    /// A second, shorter window that must burn too (multiwindow alerts).
+    pub short_window_ns: Option<u64>,
+    /// From the condition first holding to the alert firing (and the action).
+    pub detect_delay_ns: u64,
+    pub action: Action,
+}
+
+/// What a guardrail does when it fires.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Calls to `from` go to `to` instead.
+    FailoverService { from: ServiceId, to: ServiceId },
+    /// Calls to `service` go to region `to`.
+    FailoverRegion { service: ServiceId, to: RegionId },
+    /// Calls to `service` go straight to their fallback.
+    KillSwitch { service: ServiceId },
+    /// Arrivals of the flows in the mask are rejected with probability `share`.
+    Shed { share: f64, flows: u64 },
+    /// `replicas` more replicas per region come up after `delay_ns`.
+    Scale {
+        service: ServiceId,
+        replicas: u32,
+        delay_ns: u64,
+    },
+    /// Undo a bad deploy (needs `[rollout]`, not simulated yet).
+    Rollback,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -683,30 +683,168 @@ pub fn resolve_scenario(
         );
     }
 
+    let mut guardrails = Vec::new();
     for (i, g) in raw.guardrails.iter().enumerate() {
         let gp = root.k("guardrails").i(i);
-        if !slo_names.contains(g.when.slo.as_str()) {
-            cx.err(&gp.k("when").k("slo"), format!("unknown SLO \"{}\"", g.when.slo));
+        let wp = gp.k("when");
+        let slo = raw.slos.iter().position(|x| x.name == g.when.slo);
+        if slo.is_none() {
+            cx.err(
+                &wp.k("slo"),
+                format!(
+                    "unknown SLO \"{}\" (known: {})",
+                    g.when.slo,
+                    slo_names.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            );
         }
-        for (key, name) in [
-            ("from", &g.action.from),
-            ("to", &g.action.to),
-            ("service", &g.action.service),
-        ] {
-            if let Some(n) = name
-                && topo.service_by_name(n).is_none()
-                && topo.region_by_name(n).is_none()
-            {
-                cx.err(
-                    &gp.k("action").k(key),
-                    format!(
-                        "unknown service or region \"{n}\" (services: {}; regions: {region_list})",
-                        service_list()
-                    ),
-                );
+        check(
+            &mut cx,
+            &wp.k("burn_rate"),
+            g.when.burn_rate.is_finite() && g.when.burn_rate > 0.0 && g.when.burn_rate <= 1e6,
+            format!(
+                "burn_rate must be more than 0 (14.4 pages on 2% of a 30-day budget in an hour), found {}",
+                g.when.burn_rate
+            ),
+        );
+        let window_ok = check(
+            &mut cx,
+            &wp.k("window_s"),
+            g.when.window_s.is_finite() && (1.0..=86_400.0).contains(&g.when.window_s),
+            format!("window_s must be between 1 and 86400, found {}", g.when.window_s),
+        );
+        let short = g.when.short_window_s.and_then(|w| {
+            check(
+                &mut cx,
+                &wp.k("short_window_s"),
+                w.is_finite() && w >= 1.0 && (!window_ok || w <= g.when.window_s),
+                format!(
+                    "short_window_s must be between 1 and window_s ({}), found {w}",
+                    g.when.window_s
+                ),
+            )
+            .then_some((w.clamp(1.0, 86_400.0) * NS_PER_S) as u64)
+        });
+        let delay = g.detect_delay_s.unwrap_or(0.0);
+        check(
+            &mut cx,
+            &gp.k("detect_delay_s"),
+            delay.is_finite() && (0.0..=86_400.0).contains(&delay),
+            format!("detect_delay_s must be between 0 and 86400, found {delay}"),
+        );
+        let a = &g.action;
+        let ap = gp.k("action");
+        let service_named = |cx: &mut Ctx, key: &str, name: &Option<String>| -> Option<ServiceId> {
+            match name {
+                None => {
+                    cx.err(&ap, format!("this action needs `{key}` (a service)"));
+                    None
+                }
+                Some(n) => {
+                    let id = topo.service_by_name(n);
+                    if id.is_none() {
+                        cx.err(
+                            &ap.k(key),
+                            format!("unknown service \"{n}\" (known: {})", service_list()),
+                        );
+                    }
+                    id
+                }
             }
+        };
+        let action = match a.kind {
+            ActionKind::Failover => {
+                let from = service_named(&mut cx, "from", &a.from);
+                match a.to.as_deref() {
+                    None => {
+                        cx.err(&ap, "failover needs `to`: a service or a region");
+                        None
+                    }
+                    Some(to) => match (topo.service_by_name(to), topo.region_by_name(to)) {
+                        (Some(t), _) => from.map(|f| Action::FailoverService { from: f, to: t }),
+                        (None, Some(r)) => from.map(|f| Action::FailoverRegion { service: f, to: r }),
+                        (None, None) => {
+                            cx.err(
+                                &ap.k("to"),
+                                format!(
+                                    "unknown service or region \"{to}\" (services: {}; regions: {region_list})",
+                                    service_list()
+                                ),
+                            );
+                            None
+                        }
+                    },
+                }
+            }
+            ActionKind::KillSwitch => {
+                service_named(&mut cx, "service", &a.service).map(|s| Action::KillSwitch { service: s })
+            }
+            ActionKind::Shed => {
+                let share = a.share.unwrap_or(0.5);
+                check(
+                    &mut cx,
+                    &ap.k("share"),
+                    share.is_finite() && share > 0.0 && share <= 1.0,
+                    format!("share is the fraction of arrivals rejected, more than 0 and at most 1, found {share}"),
+                );
+                let mut mask = 0u64;
+                match &a.flows {
+                    None => mask = u64::MAX,
+                    Some(fs) => {
+                        for (fi, f) in fs.iter().enumerate() {
+                            match topo.flow_by_name(f) {
+                                Some(id) => mask |= 1 << id.index(),
+                                None => cx.err(&ap.k("flows").i(fi), format!("unknown flow \"{f}\"")),
+                            }
+                        }
+                    }
+                }
+                Some(Action::Shed { share, flows: mask })
+            }
+            ActionKind::Scale => {
+                let service = service_named(&mut cx, "service", &a.service);
+                let n = a.replicas.unwrap_or(1);
+                check(
+                    &mut cx,
+                    &ap.k("replicas"),
+                    (1..=1000).contains(&n),
+                    format!("replicas to add must be between 1 and 1000, found {n}"),
+                );
+                let d = a.delay_s.unwrap_or(60.0);
+                check(
+                    &mut cx,
+                    &ap.k("delay_s"),
+                    d.is_finite() && (0.0..=86_400.0).contains(&d),
+                    format!("delay_s (provisioning time) must be between 0 and 86400, found {d}"),
+                );
+                service.map(|s| Action::Scale {
+                    service: s,
+                    replicas: n.clamp(1, 1000) as u32,
+                    delay_ns: (d.clamp(0.0, 86_400.0) * NS_PER_S) as u64,
+                })
+            }
+            ActionKind::Rollback => {
+                if raw.rollout.is_none() {
+                    cx.err(&ap, "a rollback undoes a bad deploy: it needs a [rollout]");
+                }
+                not_simulated.push(format!("guardrails[{i}]: rollback actions"));
+                Some(Action::Rollback)
+            }
+        };
+        if let (Some(slo), Some(action)) = (slo, action) {
+            guardrails.push(Guardrail {
+                name: g.name.clone(),
+                slo,
+                burn_rate: g.when.burn_rate,
+                window_ns: (g.when.window_s.clamp(1.0, 86_400.0) * NS_PER_S) as u64,
+                short_window_ns: short,
+                detect_delay_ns: (delay.clamp(0.0, 86_400.0) * NS_PER_S) as u64,
+                action,
+            });
         }
-        cx.warn(&gp, "guardrails are not simulated yet: they never fire");
+    }
+    if guardrails.len() > 64 {
+        cx.err(&root.k("guardrails"), "at most 64 guardrails per scenario");
     }
     if raw.rollout.is_some() {
         not_simulated.push("[rollout]".to_string());
@@ -770,6 +908,7 @@ pub fn resolve_scenario(
         slos,
         blast_radius,
         expect,
+        guardrails,
         not_simulated,
     };
     Ok((scenario, cx.diags))

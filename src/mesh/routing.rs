@@ -22,6 +22,15 @@ impl Replication<'_> {
 
     fn route_with(&mut self, s: ServiceId, from: usize, healthy_only: bool) -> Option<u32> {
         let svc = &self.topo.services[s.index()];
+        // A guardrail's regional failover pins the service to one region.
+        if let Some(r) = self.guard.pinned[s.index()] {
+            let r = r as usize;
+            return if svc.present[r] {
+                self.pick(s.index() * self.nr + r, healthy_only)
+            } else {
+                None
+            };
+        }
         match svc.locality {
             Locality::LocalOnly => {
                 if svc.present[from] {
@@ -144,7 +153,7 @@ impl Replication<'_> {
     }
 
     /// Changes a replica's health belief or ejection, keeping group counts.
-    fn set_state(&mut self, r: u32, change: impl FnOnce(&mut Replica)) {
+    pub(super) fn set_state(&mut self, r: u32, change: impl FnOnce(&mut Replica)) {
         let rep = &mut self.replicas[r as usize];
         let before = rep.routable();
         change(rep);

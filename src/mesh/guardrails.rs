@@ -1,0 +1,261 @@
+//! Guardrails: burn-rate alerts on SLOs and the remediation they trigger.
+//!
+//! Each guardrail watches its SLO's good and bad events as requests finish
+//! (after warm-up), in one-second slots. Every second the engine computes
+//! the burn rate — the bad share divided by the error budget (1 − objective)
+//! — over `window_s` and, for multiwindow alerts, over `short_window_s`. The
+//! first time every window burns at least `burn_rate`, the alert is pending;
+//! it fires (and the action starts) `detect_delay_s` later. Each guardrail
+//! fires at most once per replication. Actions: `failover` (calls to a
+//! service go to another service, or to a region), `kill_switch` (calls go
+//! straight to their fallback), `shed` (a share of the flows' arrivals is
+//! rejected), `scale` (replicas come up after a provisioning delay).
+//! Time to detect and to mitigate are measured from the first fault start.
+
+use std::collections::VecDeque;
+
+use super::{Ev, Replication};
+use crate::engine::Time;
+use crate::model::{Action, NS_PER_S, SloKind};
+use crate::observe::Outcome;
+
+/// What one guardrail did in one replication.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GuardOutcome {
+    /// When the alert fired.
+    pub fired_ns: Option<u64>,
+    /// When the action took effect (for `scale`, when the replicas came up).
+    pub mitigated_ns: Option<u64>,
+    /// Error budget of the guarded SLO spent before mitigation (1 = all of it).
+    pub budget_before: f64,
+    /// Requests the action rejected (`shed`).
+    pub shed: u64,
+}
+
+/// A sliding window of one-second slots.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    len_s: u64,
+    slots: VecDeque<(u64, u64, u64)>,
+    valid: u64,
+    bad: u64,
+}
+
+impl Window {
+    fn new(len_ns: u64) -> Self {
+        Window {
+            len_s: (len_ns / 1_000_000_000).max(1),
+            ..Default::default()
+        }
+    }
+
+    /// Closes second `sec` with its counts and drops what fell out.
+    fn push(&mut self, sec: u64, valid: u64, bad: u64) {
+        self.slots.push_back((sec, valid, bad));
+        self.valid += valid;
+        self.bad += bad;
+        while let Some(&(s, v, b)) = self.slots.front() {
+            if s + self.len_s > sec {
+                break;
+            }
+            self.slots.pop_front();
+            self.valid -= v;
+            self.bad -= b;
+        }
+    }
+
+    fn burn(&self, budget: f64) -> f64 {
+        if self.valid == 0 {
+            0.0
+        } else {
+            self.bad as f64 / self.valid as f64 / budget
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Monitor {
+    long: Window,
+    short: Option<Window>,
+    /// Counts of the second in progress.
+    cur_valid: u64,
+    cur_bad: u64,
+    fired: bool,
+    /// Counted bad events so far, and at mitigation; counted valid events.
+    bad_total: u64,
+    valid_total: u64,
+    bad_at_mitigation: Option<u64>,
+    pub outcome: GuardOutcome,
+}
+
+/// Guardrail state of one replication, and the actions in force.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Guardrails {
+    pub monitors: Vec<Monitor>,
+    /// Per service: calls go to this service instead.
+    pub redirect: Vec<Option<u32>>,
+    /// Per service: calls go to this region.
+    pub pinned: Vec<Option<u16>>,
+    /// Per service: calls go straight to their fallback.
+    pub switched: Vec<bool>,
+    /// Active shedding: (share, flow mask, guardrail).
+    pub shedding: Vec<(f64, u64, usize)>,
+}
+
+impl Guardrails {
+    pub(super) fn new(scn: &crate::model::Scenario, services: usize) -> Self {
+        Guardrails {
+            monitors: scn
+                .guardrails
+                .iter()
+                .map(|g| Monitor {
+                    long: Window::new(g.window_ns),
+                    short: g.short_window_ns.map(Window::new),
+                    cur_valid: 0,
+                    cur_bad: 0,
+                    fired: false,
+                    bad_total: 0,
+                    valid_total: 0,
+                    bad_at_mitigation: None,
+                    outcome: GuardOutcome::default(),
+                })
+                .collect(),
+            redirect: vec![None; services],
+            pinned: vec![None; services],
+            switched: vec![false; services],
+            shedding: Vec::new(),
+        }
+    }
+
+    /// The outcomes, with the budget spent before mitigation.
+    pub(super) fn outcomes(&self, scn: &crate::model::Scenario) -> Vec<GuardOutcome> {
+        self.monitors
+            .iter()
+            .zip(&scn.guardrails)
+            .map(|(m, g)| {
+                let budget = (1.0 - scn.slos[g.slo].objective) * m.valid_total as f64;
+                let bad = m.bad_at_mitigation.unwrap_or(m.bad_total);
+                GuardOutcome {
+                    budget_before: if budget > 0.0 { bad as f64 / budget } else { 0.0 },
+                    ..m.outcome
+                }
+            })
+            .collect()
+    }
+}
+
+impl Replication<'_> {
+    /// A counted customer request ended: feed the monitors of its SLOs.
+    pub(super) fn guard_observe(&mut self, flow: u16, outcome: Outcome, latency_ns: Option<u64>, wrong: bool) {
+        if self.guard.monitors.is_empty() {
+            return;
+        }
+        for (i, g) in self.scn.guardrails.iter().enumerate() {
+            let slo = &self.scn.slos[g.slo];
+            if slo.flow.is_some_and(|f| f.0 != flow) {
+                continue;
+            }
+            let good = match slo.kind {
+                SloKind::Availability => outcome != Outcome::Failed,
+                SloKind::Latency => latency_ns.is_some_and(|l| l <= slo.threshold_ns.unwrap_or(u64::MAX)),
+                SloKind::Correctness => !wrong,
+                SloKind::Backlog => continue,
+            };
+            let m = &mut self.guard.monitors[i];
+            m.cur_valid += 1;
+            m.cur_bad += !good as u64;
+            m.valid_total += 1;
+            m.bad_total += !good as u64;
+        }
+    }
+
+    /// Schedules the once-a-second evaluation.
+    pub(super) fn schedule_guard_checks(&mut self) {
+        if !self.scn.guardrails.is_empty() {
+            self.queue.push(1_000_000_000, Ev::GuardCheck);
+        }
+    }
+
+    /// Closes the second and fires the guardrails whose windows all burn.
+    pub(super) fn on_guard_check(&mut self) {
+        let sec = self.now / 1_000_000_000;
+        for i in 0..self.guard.monitors.len() {
+            let g = &self.scn.guardrails[i];
+            let budget = 1.0 - self.scn.slos[g.slo].objective;
+            let m = &mut self.guard.monitors[i];
+            let (v, b) = (m.cur_valid, m.cur_bad);
+            m.cur_valid = 0;
+            m.cur_bad = 0;
+            m.long.push(sec, v, b);
+            if let Some(w) = m.short.as_mut() {
+                w.push(sec, v, b);
+            }
+            if m.fired {
+                continue;
+            }
+            let burning =
+                m.long.burn(budget) >= g.burn_rate && m.short.as_ref().is_none_or(|w| w.burn(budget) >= g.burn_rate);
+            if burning {
+                m.fired = true;
+                let at = self.now + g.detect_delay_ns;
+                m.outcome.fired_ns = Some(at);
+                self.queue.push(at, Ev::GuardAct(i as u16));
+            }
+        }
+        if self.now + NS_PER_S as u64 <= self.scn.duration_ns {
+            self.queue.push(self.now + NS_PER_S as u64, Ev::GuardCheck);
+        }
+    }
+
+    /// The alert fired: the action starts.
+    pub(super) fn on_guard_act(&mut self, i: usize) {
+        match self.scn.guardrails[i].action.clone() {
+            Action::FailoverService { from, to } => self.guard.redirect[from.index()] = Some(to.0),
+            Action::FailoverRegion { service, to } => self.guard.pinned[service.index()] = Some(to.0),
+            Action::KillSwitch { service } => self.guard.switched[service.index()] = true,
+            Action::Shed { share, flows } => self.guard.shedding.push((share, flows, i)),
+            Action::Scale { delay_ns, .. } => {
+                self.queue.push(self.now + delay_ns, Ev::GuardScaled(i as u16));
+                return;
+            }
+            Action::Rollback => {}
+        }
+        self.mitigated(i);
+    }
+
+    /// New replicas are up: the dormant replicas of the service wake.
+    pub(super) fn on_guard_scaled(&mut self, i: usize) {
+        if let Action::Scale { service, replicas, .. } = self.scn.guardrails[i].action {
+            for r in 0..self.nr {
+                let g = service.index() * self.nr + r;
+                let mut woken = 0;
+                for rep in self.group_first[g]..self.group_first[g + 1] {
+                    if woken < replicas && self.replicas[rep as usize].dormant {
+                        self.wake(rep);
+                        woken += 1;
+                    }
+                }
+            }
+        }
+        self.mitigated(i);
+    }
+
+    fn mitigated(&mut self, i: usize) {
+        let now: Time = self.now;
+        let m = &mut self.guard.monitors[i];
+        m.outcome.mitigated_ns = Some(now);
+        m.bad_at_mitigation = Some(m.bad_total);
+    }
+
+    /// Whether a new arrival of `flow` is shed (and counts it).
+    pub(super) fn shed(&mut self, flow: u16) -> bool {
+        for k in 0..self.guard.shedding.len() {
+            let (share, mask, i) = self.guard.shedding[k];
+            if mask & (1 << flow) != 0 && rand::RngExt::random::<f64>(&mut self.rng.resilience) < share {
+                self.guard.monitors[i].outcome.shed += 1;
+                return true;
+            }
+        }
+        false
+    }
+}
