@@ -63,7 +63,7 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
     let s = &saved.summary;
     let mut charts = Vec::new();
     if !s.slos.is_empty() {
-        let rows: Vec<slo::Row> = s.slos.iter().map(|x| slo::Row::of(&x.name, x)).collect();
+        let rows: Vec<slo::Row> = s.slos.iter().map(|x| slo::Row::of("", &x.name, x)).collect();
         let title = format!("{}: probability that each SLO is violated", s.experiment);
         charts.push(render(
             "slo_violation",
@@ -102,7 +102,7 @@ pub fn catalog_slo_chart(summaries: &[&Summary]) -> Result<Option<Chart>, Report
     let mut rows = Vec::new();
     for s in summaries {
         for x in &s.slos {
-            rows.push(slo::Row::of(&format!("{}: {}", s.experiment, x.name), x));
+            rows.push(slo::Row::of(&s.experiment, &format!("{}: {}", s.experiment, x.name), x));
         }
     }
     if rows.is_empty() {
@@ -321,8 +321,8 @@ fn draw_swatch<DB: DrawingBackend>(
             area.draw(&PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(*w)))?;
         }
         Swatch::Dashed(c) => {
-            for dx in [0, 8, 16] {
-                area.draw(&PathElement::new(vec![(x + dx, y), (x + dx + 4, y)], c.stroke_width(2)))?;
+            for dx in [0, 13] {
+                area.draw(&PathElement::new(vec![(x + dx, y), (x + dx + 7, y)], c.stroke_width(2)))?;
             }
         }
         Swatch::Whisker(c) => {
@@ -351,7 +351,7 @@ pub(crate) fn tick(v: f64, span: f64) -> String {
     }
 }
 
-/// A percentage for labels: 3 significant digits, at least "0.001%".
+/// A percentage for labels: 3 significant digits (2 below 0.01%), never an exponent.
 pub(crate) fn pct(share: f64) -> String {
     let v = share * 100.0;
     if v == 0.0 {
@@ -362,8 +362,12 @@ pub(crate) fn pct(share: f64) -> String {
         format!("{v:.2}%")
     } else if v >= 0.01 {
         format!("{v:.3}%")
+    } else if v >= 1e-6 {
+        // Two significant digits, written out: 0.0085%, not 8.5e-3%.
+        let decimals = (-v.log10()).ceil() as usize + 1;
+        format!("{v:.decimals$}%")
     } else {
-        format!("{v:.1e}%")
+        "<0.000001%".to_string()
     }
 }
 
@@ -430,5 +434,41 @@ impl Verdict {
             Verdict::AtRisk => AMBER,
             Verdict::Violated => RED,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_short_and_never_in_exponent_form() {
+        assert_eq!(pct(0.0), "0%");
+        assert_eq!(pct(1.0), "100.0%");
+        assert_eq!(pct(0.037), "3.70%");
+        assert_eq!(pct(0.00012), "0.012%");
+        assert_eq!(pct(0.000085), "0.0085%");
+        assert_eq!(tick(0.30000000000000004, 1.0), "0.3");
+        assert_eq!(tick(1500.0, 3000.0), "1500");
+        assert_eq!(tick(-0.0, 1.0), "0.0");
+        assert_eq!(file_stem("Check out/EU"), "check_out_eu");
+    }
+
+    #[test]
+    fn verdicts_follow_the_console_rule() {
+        let slo = |violations, lo| saved::Slo {
+            name: "s".into(),
+            kind: "availability".into(),
+            flow: None,
+            objective: 0.999,
+            violations,
+            probability: 0.0,
+            ci95: [lo, 1.0],
+            attainment: None,
+            budget_consumed: None,
+        };
+        assert_eq!(Verdict::of(&slo(0, 0.0)), Verdict::Held);
+        assert_eq!(Verdict::of(&slo(3, 0.1)), Verdict::AtRisk);
+        assert_eq!(Verdict::of(&slo(40, 0.91)), Verdict::Violated);
     }
 }

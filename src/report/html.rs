@@ -167,7 +167,7 @@ fn int(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -189,7 +189,7 @@ fn ms(v: f64) -> String {
 /// A share as a percentage (charts' rule: three significant digits).
 fn pct(v: f64) -> String {
     if v.is_finite() {
-        charts::pct(v)
+        esc(&charts::pct(v))
     } else {
         "–".to_string()
     }
@@ -240,6 +240,7 @@ table { border-collapse: collapse; font-size: 0.88rem; margin: 8px 0; width: 100
 th, td { padding: 4px 8px; border-bottom: 1px solid #e9ecef; text-align: right; vertical-align: top; }
 th { background: #f8f9fa; font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
+td a { white-space: nowrap; }
 td.num { font-variant-numeric: tabular-nums; }
 .verdict { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600; font-size: 0.85rem;
   white-space: nowrap; }
@@ -444,11 +445,15 @@ fn blast_section(out: &mut String, s: &Summary) {
     if let Some(p) = b.containment_breach_probability {
         facts.push(format!("P(containment breach) = <strong>{}</strong>", pct(p)));
     }
-    let limit = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_else(|| "not declared".to_string());
+    let limit = |v: Option<u64>, noun: &str| match v {
+        Some(1) => format!("at most 1 {noun}"),
+        Some(n) => format!("at most {n} {noun}s"),
+        None => format!("no {noun} limit"),
+    };
     facts.push(format!(
-        "declared limit: {} services, {} regions",
-        limit(b.declared.max_services),
-        limit(b.declared.max_regions)
+        "declared: {}, {}",
+        limit(b.declared.max_services, "service"),
+        limit(b.declared.max_regions, "region")
     ));
     if !b.static_services.is_empty() {
         facts.push(format!(

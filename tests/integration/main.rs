@@ -9,4 +9,5 @@ mod faults;
 mod guardrails;
 mod mechanisms;
 mod queueing;
+mod report;
 mod resilience;

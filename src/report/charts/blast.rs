@@ -132,6 +132,7 @@ impl Plot for BlastChart {
             .y_desc("replications")
             .axis_desc_style(font(14))
             .label_style(font(13))
+            .y_max_light_lines(0)
             .light_line_style(super::GRID.mix(0.5))
             .bold_line_style(super::GRID)
             .axis_style(MUTED)

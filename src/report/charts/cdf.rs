@@ -152,6 +152,7 @@ impl Plot for CdfChart {
             .y_desc("requests answered within (cumulative %)")
             .axis_desc_style(font(14))
             .label_style(font(13))
+            .y_max_light_lines(1)
             .light_line_style(super::GRID.mix(0.5))
             .bold_line_style(super::GRID)
             .axis_style(MUTED)

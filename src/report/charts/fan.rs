@@ -202,11 +202,11 @@ impl Plot for FanChart {
             ));
         }
         let what = match self.metric {
-            Metric::ErrorRate => "failed requests / requests",
+            Metric::ErrorRate => "Failed requests / requests",
             Metric::LatencyP99 => "99th-percentile latency",
         };
         let mut subtitle = format!(
-            "{what} per {} s bucket; quantiles across {} replications",
+            "{what} per {} s bucket; band and median are quantiles across {} replications",
             tick(self.bucket_s, self.bucket_s * 5.0),
             self.replications
         );
@@ -236,6 +236,7 @@ impl Plot for FanChart {
             .y_desc(self.y_desc())
             .axis_desc_style(font(14))
             .label_style(font(13))
+            .max_light_lines(2)
             .light_line_style(super::GRID.mix(0.5))
             .bold_line_style(super::GRID)
             .axis_style(MUTED)
@@ -248,17 +249,21 @@ impl Plot for FanChart {
                 .filter(|b| b.3 > 0.0)
                 .map(|b| Rectangle::new([(b.0, 0.0), (b.1, y_max)], FAULT.mix(0.06 + 0.2 * b.3).filled())),
         )?;
-        let mid = |b: &(f64, f64, [f64; 3], f64)| (b.0 + b.1) / 2.0;
+        // Steps, not a line through bucket midpoints: each figure holds for its whole bucket.
+        let steps = |run: &[(f64, f64, [f64; 3], f64)], q: usize| -> Vec<(f64, f64)> {
+            run.iter()
+                .flat_map(|b| [(b.0, b.2[q].min(y_max)), (b.1, b.2[q].min(y_max))])
+                .collect()
+        };
         for run in runs(&self.buckets, |b| b.2[0].is_finite() && b.2[2].is_finite()) {
-            let mut pts: Vec<(f64, f64)> = run.iter().map(|b| (mid(b), b.2[2].min(y_max))).collect();
-            pts.extend(run.iter().rev().map(|b| (mid(b), b.2[0].min(y_max))));
+            let mut pts = steps(run, 2);
+            let mut low = steps(run, 0);
+            low.reverse();
+            pts.extend(low);
             chart.draw_series(std::iter::once(Polygon::new(pts, BLUE.mix(0.25).filled())))?;
         }
         for run in runs(&self.buckets, |b| b.2[1].is_finite()) {
-            chart.draw_series(LineSeries::new(
-                run.iter().map(|b| (mid(b), b.2[1].min(y_max))),
-                BLUE.stroke_width(2),
-            ))?;
+            chart.draw_series(LineSeries::new(steps(run, 1), BLUE.stroke_width(2)))?;
         }
         for (v, _) in &self.objectives {
             if *v <= y_max {

@@ -32,5 +32,6 @@ pub fn ensure_registered() -> Result<(), String> {
 
 /// The embedded font for drawing PNG text directly (see `raster`).
 pub fn face() -> Result<FontRef<'static>, String> {
-    FontRef::try_from_slice(DEJAVU_SANS).map_err(|_| "the embedded font assets/DejaVuSans.ttf cannot be read as a font".to_string())
+    FontRef::try_from_slice(DEJAVU_SANS)
+        .map_err(|_| "the embedded font assets/DejaVuSans.ttf cannot be read as a font".to_string())
 }

@@ -243,10 +243,14 @@ impl HeatMap {
         }
         root.draw(&Rectangle::new([(x, top), (x + 18, bottom)], MUTED.stroke_width(1)))?;
         let ticks: Vec<(f64, String)> = match self.measure {
-            Measure::DegradedShare => [0.0, 0.25, 0.5, 0.75, 1.0].iter().map(|v| (*v, pct(*v))).collect(),
+            Measure::DegradedShare => [0.0, 0.25, 0.5, 0.75, 1.0]
+                .iter()
+                .map(|v| (*v, format!("{:.0}%", v * 100.0)))
+                .collect(),
             Measure::ErrorRate => [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
                 .iter()
-                .map(|v| (self.scale(*v), if *v == 1e-4 { "≤0.01%".to_string() } else { pct(*v) }))
+                .zip(["≤0.01%", "0.1%", "1%", "10%", "100%"])
+                .map(|(v, label)| (self.scale(*v), label.to_string()))
                 .collect(),
         };
         for (t, label) in ticks {

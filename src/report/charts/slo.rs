@@ -9,16 +9,19 @@ use super::{DrawError, INK, LegendItem, MUTED, Plot, Swatch, Verdict, font, head
 
 pub(crate) struct Row {
     label: String,
+    /// Rows of one group (experiment, in the catalog chart) are kept together, with a rule between groups.
+    group: String,
     probability: f64,
     ci95: [f64; 2],
     verdict: Verdict,
 }
 
 impl Row {
-    pub fn of(label: &str, slo: &Slo) -> Row {
+    pub fn of(group: &str, label: &str, slo: &Slo) -> Row {
         let clean = |x: f64| if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
         Row {
             label: label.to_string(),
+            group: group.to_string(),
             probability: clean(slo.probability),
             ci95: [clean(slo.ci95[0]), clean(slo.ci95[1])],
             verdict: Verdict::of(slo),
@@ -93,6 +96,7 @@ impl Plot for SloChart {
             .x_desc("probability that the SLO is violated in a replication")
             .axis_desc_style(font(14))
             .label_style(font(13))
+            .x_max_light_lines(1)
             .light_line_style(super::GRID.mix(0.6))
             .bold_line_style(super::GRID)
             .axis_style(MUTED)
@@ -113,7 +117,17 @@ impl Plot for SloChart {
                 PathElement::new(vec![(lo, base + 0.2), (lo, base + 0.8)], whisker),
                 PathElement::new(vec![(hi, base + 0.2), (hi, base + 0.8)], whisker),
             ])?;
-            chart.draw_series(std::iter::once(Circle::new((p, yc), 4, INK.filled())))?;
+            chart.draw_series([
+                Circle::new((p, yc), 5, colour.filled()),
+                Circle::new((p, yc), 5, INK.stroke_width(1)),
+            ])?;
+            if j > 0 && self.rows[j - 1].group != r.group {
+                let top = base + 1.0;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(0.0, top), (100.0, top)],
+                    MUTED.mix(0.6).stroke_width(1),
+                )))?;
+            }
             let (x0, y) = chart.backend_coord(&(0.0, yc));
             let right = font(13).pos(Pos::new(HPos::Right, VPos::Center));
             root.draw(&Text::new(r.label.clone(), (x0 - 10, y), right))?;
