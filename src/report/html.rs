@@ -240,7 +240,9 @@ table { border-collapse: collapse; font-size: 0.88rem; margin: 8px 0; width: 100
 th, td { padding: 4px 8px; border-bottom: 1px solid #e9ecef; text-align: right; vertical-align: top; }
 th { background: #f8f9fa; font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
-td a { white-space: nowrap; }
+td a, td.text { white-space: nowrap; }
+td .wrap { white-space: normal; }
+div.scroll { overflow-x: auto; }
 td.num { font-variant-numeric: tabular-nums; }
 .verdict { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600; font-size: 0.85rem;
   white-space: nowrap; }
@@ -273,7 +275,7 @@ fn page_end(out: &mut String, made_from: &str) {
 /// A table from a header and rows of already-escaped cells; the first
 /// `text_cols` columns are text (left-aligned), the rest numbers.
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], text_cols: usize) {
-    out.push_str("<table>\n<thead><tr>");
+    out.push_str("<div class=\"scroll\">\n<table>\n<thead><tr>");
     for (i, h) in header.iter().enumerate() {
         let class = if i < text_cols { " class=\"text\"" } else { "" };
         let _ = write!(out, "<th{class}>{}</th>", esc(h));
@@ -287,7 +289,34 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>], text_cols: usi
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
+/// Like [`table`], but leaves out the numeric columns (other than those in
+/// `keep`) that are zero in every row, and says which, so wide tables of
+/// mostly idle mechanisms stay readable.
+fn sparse_table(out: &mut String, header: &[&str], rows: &[Vec<String>], text_cols: usize, keep: &[&str]) {
+    let zero = |c: &str| matches!(c, "0" | "0.0" | "0.00" | "0.000" | "0%" | "–");
+    let shown: Vec<usize> = (0..header.len())
+        .filter(|&i| i < text_cols || keep.contains(&header[i]) || !rows.iter().all(|r| zero(&r[i])))
+        .collect();
+    let h: Vec<&str> = shown.iter().map(|&i| header[i]).collect();
+    let r: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| shown.iter().map(|&i| row[i].clone()).collect())
+        .collect();
+    table(out, &h, &r, text_cols);
+    let hidden: Vec<&str> = (0..header.len())
+        .filter(|i| !shown.contains(i))
+        .map(|i| header[i])
+        .collect();
+    if !hidden.is_empty() && !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">Zero everywhere, so not shown: {}.</p>",
+            esc(&hidden.join(", "))
+        );
+    }
 }
 
 fn verdict_badge(v: Verdict) -> String {
@@ -584,7 +613,7 @@ fn tables_section(out: &mut String, saved: &Saved) {
             ]
         })
         .collect();
-    table(
+    sparse_table(
         out,
         &[
             "service",
@@ -605,6 +634,14 @@ fn tables_section(out: &mut String, saved: &Saved) {
         ],
         &rows,
         2,
+        &[
+            "requests",
+            "errors",
+            "error rate",
+            "utilization",
+            "latency mean ms",
+            "latency p99 ms",
+        ],
     );
     out.push_str("</section>\n");
 
@@ -629,7 +666,7 @@ fn tables_section(out: &mut String, saved: &Saved) {
                 ]
             })
             .collect();
-        table(
+        sparse_table(
             out,
             &[
                 "call",
@@ -646,6 +683,7 @@ fn tables_section(out: &mut String, saved: &Saved) {
             ],
             &rows,
             1,
+            &["calls", "tries", "retries", "fallbacks", "failed"],
         );
         out.push_str("</section>\n");
     }
@@ -821,8 +859,8 @@ fn index_page(entries: &[(String, Summary)], chart: Option<&Chart>) -> String {
             vec![
                 format!("<a href=\"{}/report.html\">{}</a>", href(folder), esc(&s.experiment)),
                 esc(&s.owner),
-                esc(&s.hypothesis),
-                verdicts,
+                format!("<span class=\"wrap\">{}</span>", esc(&s.hypothesis)),
+                format!("<div class=\"wrap\">{verdicts}</div>"),
                 breach,
                 int(s.replications),
                 s.seed.to_string(),

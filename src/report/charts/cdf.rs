@@ -65,7 +65,7 @@ impl CdfChart {
             curves.push(Curve {
                 label: "baseline: before the first fault",
                 colour: BLUE,
-                width: 3,
+                width: 2,
                 points: baseline,
             });
         }
@@ -73,7 +73,7 @@ impl CdfChart {
             curves.push(Curve {
                 label: "during the fault",
                 colour: RED,
-                width: 3,
+                width: 4,
                 points: fault,
             });
         }
@@ -168,7 +168,8 @@ impl Plot for CdfChart {
             let style = muted(12).pos(Pos::new(HPos::Left, VPos::Center));
             root.draw(&Text::new(format!("p{q:.0}"), (x + 6, y), style))?;
         }
-        for c in &self.curves {
+        // Last curve first and wider, so a baseline the fault did not move still shows on top.
+        for c in self.curves.iter().rev() {
             chart.draw_series(LineSeries::new(
                 c.points.iter().copied(),
                 c.colour.stroke_width(c.width),

@@ -184,6 +184,12 @@ impl Plot for FanChart {
             }
         }
         let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+        // An error rate never exceeds 100%: no axis up to 110%.
+        let y_max = if self.metric == Metric::ErrorRate {
+            y_max.min(105.0)
+        } else {
+            y_max
+        };
         let any_fault = self.buckets.iter().any(|b| b.3 > 0.0);
         let mut legend = vec![
             LegendItem::new(Swatch::Fill(BLUE.mix(0.25)), "p10–p90 across replications"),

@@ -236,6 +236,8 @@ impl HeatMap {
             let t0 = k as f64 / steps as f64;
             let y1 = bottom - (height as f64 * t0).round() as i32;
             let y0 = bottom - (height as f64 * (k + 1) as f64 / steps as f64).round() as i32;
+            // One pixel of overlap, so no seam shows between steps when a browser scales the SVG.
+            let y0 = (y0 - 1).max(bottom - height);
             root.draw(&Rectangle::new(
                 [(x, y0), (x + 18, y1)],
                 ramp(t0 + 0.5 / steps as f64).filled(),
