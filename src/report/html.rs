@@ -472,7 +472,11 @@ fn blast_section(out: &mut String, s: &Summary) {
     out.push_str("<section id=\"blast-radius\">\n<h2>Blast radius</h2>\n");
     let mut facts = Vec::new();
     if let Some(p) = b.containment_breach_probability {
-        facts.push(format!("P(containment breach) = <strong>{}</strong>", pct(p)));
+        let interval = b
+            .breach_ci95
+            .map(|[lo, hi]| format!(" (95% interval {} – {})", pct(lo), pct(hi)))
+            .unwrap_or_default();
+        facts.push(format!("P(containment breach) = <strong>{}</strong>{interval}", pct(p)));
     }
     let limit = |v: Option<u64>, noun: &str| match v {
         Some(1) => format!("at most 1 {noun}"),
@@ -511,6 +515,14 @@ fn blast_section(out: &mut String, s: &Summary) {
     }
     if !rows.is_empty() {
         table(out, &["per replication", "mean", "p50", "p90", "p99", "max"], &rows, 1);
+    }
+    if !b.attributed_failures.is_empty() {
+        let rows: Vec<Vec<String>> = b
+            .attributed_failures
+            .iter()
+            .map(|a| vec![esc(&a.fault), int(a.failed_requests)])
+            .collect();
+        table(out, &["fault", "failed requests attributed to it"], &rows, 1);
     }
     out.push_str("</section>\n");
 }

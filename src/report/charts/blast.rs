@@ -16,6 +16,7 @@ pub(crate) struct BlastChart {
     declared: Option<u64>,
     static_services: Option<usize>,
     breach_probability: Option<f64>,
+    breach_ci95: Option<[f64; 2]>,
 }
 
 impl BlastChart {
@@ -55,6 +56,7 @@ impl BlastChart {
             declared: b.declared.max_services,
             static_services: (!b.static_services.is_empty()).then_some(b.static_services.len()),
             breach_probability: b.containment_breach_probability,
+            breach_ci95: b.breach_ci95,
         })
     }
 
@@ -99,6 +101,9 @@ impl Plot for BlastChart {
         );
         if let Some(p) = self.breach_probability {
             subtitle.push_str(&format!("; P(containment breach) = {}", pct(p)));
+            if let Some([lo, hi]) = self.breach_ci95 {
+                subtitle.push_str(&format!(" [{}, {}]", pct(lo), pct(hi)));
+            }
         }
         let body = title_block(root, &self.title(), &subtitle, &legend)?;
 

@@ -253,6 +253,9 @@ pub struct BlastRadius {
     pub share_affected: Option<Spread>,
     #[serde(default)]
     pub containment_breach_probability: Option<f64>,
+    /// 95% Wilson interval of the breach probability, when recorded.
+    #[serde(default)]
+    pub breach_ci95: Option<[f64; 2]>,
     #[serde(default)]
     pub declared: Declared,
     #[serde(default)]
@@ -262,6 +265,15 @@ pub struct BlastRadius {
     pub histogram: Vec<[f64; 2]>,
     #[serde(default)]
     pub pairs: Vec<DegradedPair>,
+    /// Failed requests attributed to each fault, when recorded.
+    #[serde(default)]
+    pub attributed_failures: Vec<AttributedFailures>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttributedFailures {
+    pub fault: String,
+    pub failed_requests: u64,
 }
 
 /// `summary.json`, as much of it as the report shows.
