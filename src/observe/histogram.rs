@@ -147,6 +147,61 @@ impl Histogram {
         self.counts[..=last].iter().sum()
     }
 
+    /// The histogram's exact state, for writing it to a file: non-empty
+    /// buckets as (index, count), then count, sum, min and max.
+    pub fn parts(&self) -> (Vec<(u32, u64)>, u64, u128, u64, u64) {
+        let buckets = self
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (i as u32, *c))
+            .collect();
+        (buckets, self.count, self.sum, self.min(), self.max())
+    }
+
+    /// Rebuilds a histogram from [`Histogram::parts`]. The parts come from a
+    /// file, so they are checked: indices in range, in increasing order,
+    /// counts adding up to `count`, min ≤ max.
+    pub fn from_parts(buckets: &[(u32, u64)], count: u64, sum: u128, min: u64, max: u64) -> Result<Self, String> {
+        if count == 0 {
+            return if buckets.is_empty() && sum == 0 {
+                Ok(Histogram::new())
+            } else {
+                Err("an empty histogram (count 0) with buckets or a sum".to_string())
+            };
+        }
+        if min > max {
+            return Err(format!("histogram min {min} above max {max}"));
+        }
+        let mut counts = vec![0u64; BUCKETS];
+        let mut total = 0u64;
+        let mut last: Option<u32> = None;
+        for &(i, c) in buckets {
+            if i as usize >= BUCKETS {
+                return Err(format!("histogram bucket {i} out of range (0..{BUCKETS})"));
+            }
+            if last.is_some_and(|l| i <= l) {
+                return Err("histogram buckets out of order".to_string());
+            }
+            last = Some(i);
+            counts[i as usize] = c;
+            total = total
+                .checked_add(c)
+                .ok_or_else(|| "histogram counts overflow".to_string())?;
+        }
+        if total != count {
+            return Err(format!("histogram buckets add up to {total}, not its count {count}"));
+        }
+        Ok(Histogram {
+            counts,
+            count,
+            sum,
+            min,
+            max,
+        })
+    }
+
     /// Non-empty buckets as (lower bound, width, count), for reports.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
         self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| {
