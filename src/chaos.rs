@@ -28,7 +28,7 @@ use crate::model::{Fault, FaultEffect, Scenario};
 pub const MAX_WINDOWS_PER_FAULT: usize = 100_000;
 
 /// One period during which a fault is active in one replication.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FaultWindow {
     pub fault: u16,
     /// For a random kill, the targeted replica (counted over the target's

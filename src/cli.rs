@@ -1,6 +1,10 @@
-//! The command line: `run`, `validate`, `report`, `bench`.
+//! The command line: `run`, `validate`, `list`, `report`, `check`, `sweep`, `merge`, `bench`.
 //!
 //! Exit codes: 0 ok; 1 an expectation or regression failed; 2 bad input or usage.
+
+mod check;
+mod merge;
+mod sweep;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +13,9 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Diagnostic, FileKind, LoadedScenario, Loader, Severity};
-use crate::montecarlo::{RunOptions, run_scenario};
+use crate::montecarlo::{
+    AdaptiveOptions, AdaptiveOutcome, Aggregate, RunOptions, Shard, partial, run_adaptive, run_scenario,
+};
 use crate::report;
 
 #[derive(Parser, Debug)]
@@ -51,7 +57,24 @@ pub enum Command {
         /// Skip the charts, report.html and index.html (results files only).
         #[arg(long)]
         no_report: bool,
+        /// Run one shard of the replications: K/N runs K, K+N, K+2N, … (0 ≤ K < N) and writes
+        /// <out>/<experiment>/shard-K-of-N.json for `chaoscal merge`; auto/N takes K from
+        /// JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Keep adding replications until every SLO's 95% interval half-width is at most this (e.g. 0.01).
+        #[arg(long, value_name = "HALF_WIDTH")]
+        precision: Option<f64>,
+        /// With --precision: never run more replications than this.
+        #[arg(long, default_value_t = DEFAULT_MAX_REPLICATIONS)]
+        max_replications: u64,
     },
+    /// CI regression gate: run scenarios, judge their [expect] limits with 95% intervals, compare with baselines.
+    Check(check::CheckArgs),
+    /// Capacity and sensitivity sweep: a grid over numeric fields, same seed at every point.
+    Sweep(sweep::SweepArgs),
+    /// Combine the shard files of `run --shard K/N` into the results of one run.
+    Merge(merge::MergeArgs),
     /// Charts and HTML report from saved results (one experiment folder, or a folder of them plus an index).
     Report {
         /// A results folder written by `run`: `results/<experiment>/` or `results/`.
@@ -96,7 +119,27 @@ pub fn main_with(cli: Cli) -> i32 {
             replication,
             quiet,
             no_report,
-        } => cmd_run(&paths, replications, seed, threads, &out, replication, quiet, no_report),
+            shard,
+            precision,
+            max_replications,
+        } => cmd_run(
+            &paths,
+            &RunFlags {
+                replications,
+                seed,
+                threads,
+                replication,
+                quiet,
+                no_report,
+                shard,
+                precision,
+                max_replications,
+            },
+            &out,
+        ),
+        Command::Check(args) => check::cmd_check(&args),
+        Command::Sweep(args) => sweep::cmd_sweep(&args),
+        Command::Merge(args) => merge::cmd_merge(&args),
         Command::Report { results_dir } => cmd_report(&results_dir),
         Command::Validate { paths } => cmd_validate(&paths),
         Command::List { paths } => cmd_list(&paths),
@@ -289,17 +332,151 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
     diags.retain(|d| seen.insert(d.to_string()));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn cmd_run(
-    paths: &[PathBuf],
+/// The default of `--max-replications`.
+pub const DEFAULT_MAX_REPLICATIONS: u64 = 10_000;
+
+/// `run`'s flags (beyond the paths and `--out`).
+struct RunFlags {
     replications: Option<u64>,
     seed: Option<u64>,
     threads: Option<usize>,
-    out: &Path,
     replication: Option<u64>,
     quiet: bool,
     no_report: bool,
-) -> i32 {
+    shard: Option<String>,
+    precision: Option<f64>,
+    max_replications: u64,
+}
+
+/// Checks `--precision` and `--max-replications`.
+fn check_precision(precision: Option<f64>, max_replications: u64) -> Result<(), String> {
+    if let Some(p) = precision
+        && !(p > 0.0 && p < 0.5)
+    {
+        return Err(format!(
+            "--precision {p}: expected a 95% half-width between 0 and 0.5, e.g. --precision 0.01"
+        ));
+    }
+    if max_replications == 0 {
+        return Err("--max-replications must be at least 1".to_string());
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal (and not `--quiet`).
+fn progress_bar(show: bool) -> impl FnMut(usize, usize) {
+    move |done: usize, total: usize| {
+        if show {
+            let width = 30;
+            let filled = (done * width / total.max(1)).min(width);
+            eprint!(
+                "\r  [{}{}] {done}/{total}",
+                "#".repeat(filled),
+                ".".repeat(width - filled)
+            );
+            if done >= total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+/// Runs one scenario's replications, a fixed count or adaptively.
+fn simulate(
+    ls: &LoadedScenario,
+    n: u64,
+    seed: u64,
+    threads: usize,
+    precision: Option<f64>,
+    max_replications: u64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> (Aggregate, Option<AdaptiveOutcome>) {
+    match precision {
+        Some(p) => {
+            let opts = AdaptiveOptions {
+                first: n,
+                precision: p,
+                max: max_replications,
+                seed,
+                threads,
+            };
+            let (agg, outcome) = run_adaptive(&ls.topology, &ls.scenario, &opts, progress);
+            (agg, Some(outcome))
+        }
+        None => (
+            run_scenario(
+                &ls.topology,
+                &ls.scenario,
+                &RunOptions::first(n, seed, threads),
+                progress,
+            ),
+            None,
+        ),
+    }
+}
+
+/// One line on how an adaptive run ended.
+fn adaptive_line(o: &AdaptiveOutcome, precision: f64, max: u64) -> String {
+    let rounds: Vec<String> = o.rounds.iter().map(|r| r.to_string()).collect();
+    let widest = match &o.widest {
+        Some((name, w)) => format!("widest 95% half-width {w:.4} ({name})"),
+        None => "no SLOs to measure".to_string(),
+    };
+    if o.reached {
+        format!(
+            "adaptive: {} round(s) ({} replications); {widest} ≤ {precision}",
+            rounds.len(),
+            rounds.join(" → ")
+        )
+    } else {
+        format!(
+            "adaptive: stopped at --max-replications {max} ({}); {widest} > {precision}",
+            rounds.join(" → ")
+        )
+    }
+}
+
+/// Writes an experiment's results as `run` does: `summary.json` and the
+/// CSVs, `run.json` (wall-clock figures), then (unless `no_report`) the
+/// charts and `report.html`. Errors are printed; the result is the exit code.
+fn write_experiment(
+    dir: &Path,
+    ls: &LoadedScenario,
+    agg: &Aggregate,
+    run_json: serde_json::Value,
+    no_report: bool,
+) -> Result<report::Summary, i32> {
+    let summary = match report::write_results(dir, &ls.topology, &ls.scenario, agg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot write results to {}: {e}", dir.display());
+            return Err(2);
+        }
+    };
+    if let Err(e) = std::fs::write(dir.join("run.json"), format!("{run_json:#}\n")) {
+        eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
+        return Err(2);
+    }
+    // Charts and report.html from the files just written, exactly as `chaoscal report` makes them.
+    if !no_report && let Err(e) = report::html::write_experiment(dir) {
+        eprintln!("error: report for {}: {e}", dir.display());
+        return Err(2);
+    }
+    Ok(summary)
+}
+
+fn cmd_run(paths: &[PathBuf], flags: &RunFlags, out: &Path) -> i32 {
+    let RunFlags {
+        replications,
+        seed,
+        threads,
+        replication,
+        quiet,
+        no_report,
+        ref shard,
+        precision,
+        max_replications,
+    } = *flags;
     let (loaded, mut diags) = load_scenarios(paths);
     dedup(&mut diags);
     if !quiet || diags.iter().any(|d| d.is_error()) {
@@ -327,69 +504,114 @@ fn cmd_run(
         eprintln!("error: --threads must be at least 1");
         return 2;
     }
+    if let Err(e) = check_precision(precision, max_replications) {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    let shard = match shard.as_deref().map(|s| Shard::parse(s, |k| std::env::var(k).ok())) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+        None => None,
+    };
+    let conflict = match (shard.is_some(), precision.is_some(), replication.is_some()) {
+        (true, true, _) => Some("--shard and --precision"),
+        (true, _, true) => Some("--shard and --replication"),
+        (_, true, true) => Some("--precision and --replication"),
+        _ => None,
+    };
+    if let Some(c) = conflict {
+        eprintln!(
+            "error: {c} cannot be combined (a shard runs a fixed share of a fixed count; \
+             adaptive rounds decide the count as they go)"
+        );
+        return 2;
+    }
     let threads = threads.unwrap_or_else(default_threads);
     let show_progress = !quiet && std::io::stderr().is_terminal();
     for ls in &loaded {
         let scn = &ls.scenario;
         let seed = seed.unwrap_or(scn.seed);
         let n = replications.unwrap_or(scn.replications as u64);
-        let opts = match replication {
-            Some(i) => RunOptions {
-                indices: vec![i],
-                seed,
-                threads: 1,
-            },
-            None => RunOptions::first(n, seed, threads),
+        let dir = out.join(&scn.name);
+        let mut progress = progress_bar(show_progress);
+        if let Some(sh) = shard {
+            let opts = RunOptions::shard(n, sh, seed, threads);
+            eprintln!(
+                "{}: seed {seed}, shard {sh}: {} of {n} replication(s) on {} thread(s)",
+                scn.name,
+                opts.indices.len(),
+                opts.threads
+            );
+            let agg = run_scenario(&ls.topology, scn, &opts, &mut progress);
+            match partial::write(&dir, ls, n, sh, &agg) {
+                Ok(path) => eprintln!(
+                    "   wrote {}; when all {} shards are done: chaoscal merge <folders or files> --out <dir>",
+                    path.display(),
+                    sh.count
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot write the shard's partial result into {}: {e}",
+                        dir.display()
+                    );
+                    return 2;
+                }
+            }
+            continue;
+        }
+        let shown = match replication {
+            Some(_) => 1,
+            None => n,
         };
         // The seed first, with a line that replays one replication (TigerBeetle's VOPR habit).
         eprintln!(
-            "{}: seed {seed}, {} replication(s) on {} thread(s); replay one with: chaoscal run {} --seed {seed} --replication <i>",
+            "{}: seed {seed}, {}{shown} replication(s) on {} thread(s); replay one with: chaoscal run {} --seed {seed} --replication <i>",
             scn.name,
-            opts.indices.len(),
-            opts.threads,
+            if precision.is_some() { "adaptive from " } else { "" },
+            if replication.is_some() { 1 } else { threads },
             scn.path.display()
         );
         let started = Instant::now();
-        let mut progress = |done: usize, total: usize| {
-            if show_progress {
-                let width = 30;
-                let filled = done * width / total.max(1);
-                eprint!(
-                    "\r  [{}{}] {done}/{total}",
-                    "#".repeat(filled),
-                    ".".repeat(width - filled)
-                );
-                if done == total {
-                    eprintln!();
-                }
-            }
+        let (agg, adaptive) = match replication {
+            Some(i) => (
+                run_scenario(
+                    &ls.topology,
+                    scn,
+                    &RunOptions {
+                        indices: vec![i],
+                        seed,
+                        threads: 1,
+                    },
+                    &mut progress,
+                ),
+                None,
+            ),
+            None => simulate(ls, n, seed, threads, precision, max_replications, &mut progress),
         };
-        let agg = run_scenario(&ls.topology, scn, &opts, &mut progress);
         let wall_s = started.elapsed().as_secs_f64();
-        let dir = out.join(&scn.name);
-        let summary = match report::write_results(&dir, &ls.topology, scn, &agg) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: cannot write results to {}: {e}", dir.display());
-                return 2;
-            }
-        };
-        let run_json = serde_json::json!({
+        let mut run_json = serde_json::json!({
             "experiment": scn.name,
             "wall_s": wall_s,
-            "threads": opts.threads,
+            "threads": if replication.is_some() { 1 } else { threads },
             "replications": agg.replications(),
             "events": agg.events,
             "events_per_s": agg.events as f64 / wall_s.max(1e-9),
         });
-        if let Err(e) = std::fs::write(dir.join("run.json"), format!("{run_json:#}\n")) {
-            eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
-            return 2;
+        if let (Some(o), Some(p)) = (&adaptive, precision) {
+            run_json["precision"] = serde_json::json!(p);
+            run_json["max_replications"] = serde_json::json!(max_replications);
+            run_json["adaptive_rounds"] = serde_json::json!(o.rounds);
+            run_json["precision_reached"] = serde_json::json!(o.reached);
         }
-        // Charts and report.html from the files just written, exactly as `chaoscal report` makes them.
-        if !no_report && let Err(e) = report::html::write_experiment(&dir) {
-            eprintln!("error: report for {}: {e}", dir.display());
-            return 2;
+        let summary = match write_experiment(&dir, ls, &agg, run_json, no_report) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        if let (Some(o), Some(p)) = (&adaptive, precision) {
+            eprintln!("   {}", adaptive_line(o, p, max_replications));
         }
         if !quiet {
             let mut stdout = std::io::stdout().lock();
@@ -405,7 +627,10 @@ fn cmd_run(
         }
     }
     // The catalog index at the results root: every experiment folder there, as `chaoscal report <out>` lists them.
-    if !no_report && let Err(e) = report::html::write_index(out) {
+    if !no_report
+        && shard.is_none()
+        && let Err(e) = report::html::write_index(out)
+    {
         eprintln!("error: catalog index in {}: {e}", out.display());
         return 2;
     }

@@ -1,19 +1,30 @@
-//! Replications, seeds and aggregation.
+//! Replications, seeds, aggregation, shards and adaptive replication counts.
 //!
 //! # Determinism contract
 //! Replication `i` draws only from ChaCha streams keyed by (seed, subsystem)
 //! on stream `i` (see [`crate::mesh::Streams`]), so it gives the same result
 //! whatever else runs and however many replications there are. Replications
 //! run in parallel (rayon, over replications only) in chunks; each chunk is
-//! collected in index order and folded into the aggregate serially. Counts
-//! and histograms merge exactly; the few float sums (money) are added in
-//! replication order. The aggregate is therefore byte-identical for any
-//! thread count.
+//! collected in index order and folded into the aggregate serially. Every
+//! aggregate figure is an integer (counts, busy time, histogram buckets,
+//! money in cents), so folding is exact in any order, and the rows are kept
+//! sorted by replication index. The aggregate is therefore byte-identical
+//! for any thread count, and for any split into shards merged afterwards:
+//!
+//! * [`Shard`] `K/N` runs replications K, K+N, K+2N, … of a run
+//!   ([`RunOptions::shard`]); [`partial`] writes what it measured to a
+//!   partial-result file, and [`Aggregate::merge`] adds partials together.
+//! * [`run_adaptive`] adds replications in deterministic rounds until every
+//!   SLO's 95% interval is narrow enough; its decisions depend only on the
+//!   counts, so the same seed gives the same replication count (and the same
+//!   result as a plain run of that many replications).
+
+pub mod partial;
 
 use rayon::prelude::*;
 
 use crate::chaos::FaultWindow;
-use crate::mesh::run_replication;
+use crate::mesh::{ReplicationOutput, run_replication};
 use crate::model::{Scenario, Topology};
 use crate::observe::{
     BUCKET_NS, BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome,
@@ -37,6 +48,85 @@ impl RunOptions {
             seed,
             threads,
         }
+    }
+
+    /// The replications of `shard` among 0..n: K, K+N, K+2N, … (none when K ≥ n).
+    pub fn shard(n: u64, shard: Shard, seed: u64, threads: usize) -> Self {
+        RunOptions {
+            indices: shard.indices(n).collect(),
+            seed,
+            threads,
+        }
+    }
+}
+
+/// One shard of a run split across machines: replications `index`,
+/// `index + count`, `index + 2·count`, … (0 ≤ index < count), numbered as
+/// Kubernetes numbers an Indexed Job's pods (`JOB_COMPLETION_INDEX`).
+///
+/// Strided rather than contiguous blocks so that every shard gets a fair
+/// share of the work whatever the total, and shard K of N runs the same
+/// replications however many replications the run has in all beyond them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+/// The most shards a run may be split into.
+pub const MAX_SHARDS: u64 = 100_000;
+
+impl Shard {
+    /// Parses `K/N`; `auto/N` takes K from the environment variable
+    /// `JOB_COMPLETION_INDEX` (set by Kubernetes in an Indexed Job's pods),
+    /// read through `env` so the parse itself is testable.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let usage = "expected K/N with 0 ≤ K < N (e.g. --shard 0/4), or auto/N to take K from JOB_COMPLETION_INDEX";
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {text:?}: {usage}"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: N {n:?} is not a whole number; {usage}"))?;
+        if count == 0 || count > MAX_SHARDS {
+            return Err(format!("--shard {text:?}: N must be between 1 and {MAX_SHARDS}"));
+        }
+        let k = k.trim();
+        let (index_text, origin) = if k == "auto" {
+            match env("JOB_COMPLETION_INDEX") {
+                Some(v) => (v, " (from JOB_COMPLETION_INDEX)"),
+                None => {
+                    return Err(format!(
+                        "--shard {text:?}: auto needs the environment variable JOB_COMPLETION_INDEX \
+                         (a Kubernetes Indexed Job sets it); or give K explicitly, as in --shard 0/N"
+                    ));
+                }
+            }
+        } else {
+            (k.to_string(), "")
+        };
+        let index: u64 = index_text
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: K {index_text:?}{origin} is not a whole number; {usage}"))?;
+        if index >= count {
+            return Err(format!(
+                "--shard {text:?}: K = {index}{origin} must be below N = {count} (shards are numbered 0..N-1)"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The replication indices of this shard among 0..n.
+    pub fn indices(self, n: u64) -> impl Iterator<Item = u64> {
+        (self.index..n).step_by(self.count.max(1) as usize)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -106,6 +196,95 @@ impl Aggregate {
     pub fn replications(&self) -> u64 {
         self.rows.len() as u64
     }
+
+    /// Folds one replication in. Call in index order (rows are kept sorted).
+    pub fn add(&mut self, topo: &Topology, scn: &Scenario, out: ReplicationOutput) {
+        let rec = &out.recorder;
+        for (a, f) in self.flows.iter_mut().zip(&rec.flows) {
+            a.merge(f);
+        }
+        for (a, g) in self.groups.iter_mut().zip(&rec.groups) {
+            a.merge(g);
+        }
+        for (a, x) in self.sites.iter_mut().zip(&rec.sites) {
+            a.merge(x);
+        }
+        for (a, q) in self.queues.iter_mut().zip(&rec.queues) {
+            a.merge(q);
+        }
+        let slos = rec.slo_outcomes(scn);
+        for (v, o) in self.slo_violations.iter_mut().zip(&slos) {
+            *v += o.violated as u64;
+        }
+        self.events += out.events;
+        self.peer_events += out.peer_events;
+        let blast = rec.blast(scn, topo.regions.len());
+        for &g in &blast.pairs {
+            self.degraded[g] += 1;
+        }
+        self.breaches += blast.breach as u64;
+        for (a, x) in self.attributed.iter_mut().zip(&rec.attributed) {
+            *a += x;
+        }
+        self.wrong_caught += rec.wrong_caught;
+        let (series, fault_active, breaker_opens_at) = bucket_series(rec, &out.fault_windows, scn);
+        self.rows.push(ReplicationRow {
+            index: out.index,
+            events: out.events,
+            flows: rec
+                .flows
+                .iter()
+                .map(|f| (f.requests, f.failed, f.latency.quantile(0.99)))
+                .collect(),
+            slos,
+            fault_windows: out.fault_windows,
+            failed_cents: rec.flows.iter().map(|f| f.failed_cents).sum(),
+            breaker_opens: rec.sites.iter().map(|s| s.breaker_opens).sum(),
+            duplicate_charges: rec.sites.iter().map(|s| s.duplicate_charges).sum(),
+            transitions: rec.transitions.clone(),
+            peak_in_flight: out.peak_in_flight,
+            blast,
+            wrong_outputs: rec.flows.iter().map(|f| f.wrong_outputs).sum(),
+            series,
+            fault_active,
+            breaker_opens_at,
+        });
+    }
+
+    /// Adds another part of the same run (same scenario and seed, other
+    /// replications): every figure is an integer, so the result does not
+    /// depend on the order parts are merged in; rows are re-sorted by index.
+    /// The caller checks that the parts belong together and do not overlap.
+    pub fn merge(&mut self, other: Aggregate) {
+        debug_assert_eq!(self.seed, other.seed, "merging parts of runs with different seeds");
+        for (a, x) in self.flows.iter_mut().zip(&other.flows) {
+            a.merge(x);
+        }
+        for (a, x) in self.groups.iter_mut().zip(&other.groups) {
+            a.merge(x);
+        }
+        for (a, x) in self.sites.iter_mut().zip(&other.sites) {
+            a.merge(x);
+        }
+        for (a, x) in self.queues.iter_mut().zip(&other.queues) {
+            a.merge(x);
+        }
+        for (a, x) in self.slo_violations.iter_mut().zip(&other.slo_violations) {
+            *a += x;
+        }
+        for (a, x) in self.degraded.iter_mut().zip(&other.degraded) {
+            *a += x;
+        }
+        for (a, x) in self.attributed.iter_mut().zip(&other.attributed) {
+            *a += x;
+        }
+        self.breaches += other.breaches;
+        self.wrong_caught += other.wrong_caught;
+        self.events += other.events;
+        self.peer_events += other.peer_events;
+        self.rows.extend(other.rows);
+        self.rows.sort_by_key(|r| r.index);
+    }
 }
 
 /// Replications run per parallel chunk: bounds memory to a chunk's recorders.
@@ -133,60 +312,143 @@ pub fn run_scenario(
                 .collect()
         });
         for out in outputs {
-            let rec = &out.recorder;
-            for (a, f) in agg.flows.iter_mut().zip(&rec.flows) {
-                a.merge(f);
-            }
-            for (a, g) in agg.groups.iter_mut().zip(&rec.groups) {
-                a.merge(g);
-            }
-            for (a, x) in agg.sites.iter_mut().zip(&rec.sites) {
-                a.merge(x);
-            }
-            for (a, q) in agg.queues.iter_mut().zip(&rec.queues) {
-                a.merge(q);
-            }
-            let slos = rec.slo_outcomes(scn);
-            for (v, o) in agg.slo_violations.iter_mut().zip(&slos) {
-                *v += o.violated as u64;
-            }
-            agg.events += out.events;
-            agg.peer_events += out.peer_events;
-            let blast = rec.blast(scn, topo.regions.len());
-            for &g in &blast.pairs {
-                agg.degraded[g] += 1;
-            }
-            agg.breaches += blast.breach as u64;
-            for (a, x) in agg.attributed.iter_mut().zip(&rec.attributed) {
-                *a += x;
-            }
-            agg.wrong_caught += rec.wrong_caught;
-            let (series, fault_active, breaker_opens_at) = bucket_series(rec, &out.fault_windows, scn);
-            agg.rows.push(ReplicationRow {
-                index: out.index,
-                events: out.events,
-                flows: rec
-                    .flows
-                    .iter()
-                    .map(|f| (f.requests, f.failed, f.latency.quantile(0.99)))
-                    .collect(),
-                slos,
-                fault_windows: out.fault_windows,
-                failed_cents: rec.flows.iter().map(|f| f.failed_cents).sum(),
-                breaker_opens: rec.sites.iter().map(|s| s.breaker_opens).sum(),
-                duplicate_charges: rec.sites.iter().map(|s| s.duplicate_charges).sum(),
-                transitions: rec.transitions.clone(),
-                peak_in_flight: out.peak_in_flight,
-                blast,
-                wrong_outputs: rec.flows.iter().map(|f| f.wrong_outputs).sum(),
-                series,
-                fault_active,
-                breaker_opens_at,
-            });
+            agg.add(topo, scn, out);
         }
         progress(agg.rows.len(), total);
     }
     agg
+}
+
+/// Adaptive replication counts (`run --precision`).
+#[derive(Clone, Copy, Debug)]
+pub struct AdaptiveOptions {
+    /// Replications of the first round.
+    pub first: u64,
+    /// Target: every SLO's 95% Wilson half-width at most this.
+    pub precision: f64,
+    /// Never run more than this many replications.
+    pub max: u64,
+    pub seed: u64,
+    pub threads: usize,
+}
+
+/// Each adaptive round adds at least this many replications, and totals
+/// after the first round are multiples of it.
+pub const ADAPTIVE_STEP: u64 = 50;
+
+/// How an adaptive run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdaptiveOutcome {
+    /// Replications run, in rounds: the total after each round.
+    pub rounds: Vec<u64>,
+    /// The widest SLO half-width at the end, and the SLO it belongs to.
+    pub widest: Option<(String, f64)>,
+    /// Whether every half-width reached the precision (else: the maximum stopped it).
+    pub reached: bool,
+}
+
+/// Half the width of the 95% Wilson interval of k/n.
+pub fn wilson_half_width(k: u64, n: u64) -> f64 {
+    let (lo, hi) = wilson95(k, n);
+    (hi - lo) / 2.0
+}
+
+/// The 95% Wilson interval of a proportion `p` observed over `n` trials,
+/// `n` real (for planning: how wide would it be with n trials).
+pub fn wilson95_at(p: f64, n: f64) -> (f64, f64) {
+    if n <= 0.0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).max(0.0).sqrt() / denom;
+    ((center - half).max(0.0), (center + half).min(1.0))
+}
+
+/// The smallest n ≤ `limit` for which `ok(n)` holds, given that `ok` is
+/// monotone (false, then true); `None` when even `limit` is not enough.
+pub fn smallest_n(limit: u64, ok: impl Fn(u64) -> bool) -> Option<u64> {
+    if !ok(limit) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0u64, limit); // ok(lo) false (or lo = 0), ok(hi) true
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if ok(mid) { hi = mid } else { lo = mid }
+    }
+    Some(hi.max(1))
+}
+
+/// Runs a scenario in rounds until every SLO's 95% Wilson half-width is at
+/// most `precision`, or `max` replications ran.
+///
+/// Round 1 runs `first` replications. Each later round aims at the count
+/// the current estimates say is needed (the n at which the interval around
+/// the observed proportion would be narrow enough), but adds at least
+/// [`ADAPTIVE_STEP`] replications and at most doubles the total, rounded up
+/// to a multiple of [`ADAPTIVE_STEP`] and capped at `max`. Every decision
+/// is a function of violation counts only, and replication i depends only
+/// on (seed, i): the same seed gives the same rounds and the same aggregate
+/// as a plain run of the final count, on any number of threads.
+pub fn run_adaptive(
+    topo: &Topology,
+    scn: &Scenario,
+    opts: &AdaptiveOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> (Aggregate, AdaptiveOutcome) {
+    let max = opts.max.max(1);
+    let mut target = opts.first.clamp(1, max);
+    let mut agg = Aggregate::new(topo, scn, opts.seed);
+    let mut rounds = Vec::new();
+    loop {
+        let done = agg.replications();
+        let ro = RunOptions {
+            indices: (done..target).collect(),
+            seed: opts.seed,
+            threads: opts.threads,
+        };
+        let part = run_scenario(topo, scn, &ro, &mut |d, _| progress(done as usize + d, target as usize));
+        agg.merge(part);
+        rounds.push(target);
+        let n = agg.replications();
+        let widths: Vec<f64> = agg.slo_violations.iter().map(|&k| wilson_half_width(k, n)).collect();
+        let widest = widths
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, w)| (scn.slos[i].name.clone(), *w));
+        let reached = widths.iter().all(|&w| w <= opts.precision);
+        if reached || n >= max {
+            return (
+                agg,
+                AdaptiveOutcome {
+                    rounds,
+                    widest,
+                    reached,
+                },
+            );
+        }
+        // The count each unsettled SLO needs at its current estimate.
+        let needed = agg
+            .slo_violations
+            .iter()
+            .zip(&widths)
+            .filter(|(_, w)| **w > opts.precision)
+            .map(|(&k, _)| {
+                let p = k as f64 / n as f64;
+                smallest_n(max, |m| {
+                    let (lo, hi) = wilson95_at(p, m as f64);
+                    (hi - lo) / 2.0 <= opts.precision
+                })
+                .unwrap_or(max)
+            })
+            .max()
+            .unwrap_or(max);
+        let next = needed.clamp(n + ADAPTIVE_STEP, (2 * n).max(n + ADAPTIVE_STEP));
+        target = next.div_ceil(ADAPTIVE_STEP).saturating_mul(ADAPTIVE_STEP).min(max);
+    }
 }
 
 /// One replication's time series: per (bucket, flow) rate, error rate and
@@ -257,6 +519,25 @@ pub fn wilson95(k: u64, n: u64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_parse_and_partition_the_replications() {
+        // K/N and auto/N (from JOB_COMPLETION_INDEX) parse; bad specs are refused;
+        // the N shards cover 0..n exactly once, also when N > n.
+        let none = |_: &str| None;
+        assert_eq!(Shard::parse("2/5", none), Ok(Shard { index: 2, count: 5 }));
+        let env = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "3".to_string());
+        assert_eq!(Shard::parse("auto/4", env), Ok(Shard { index: 3, count: 4 }));
+        for bad in ["5/5", "1", "a/2", "1/0", "-1/2", "auto/3"] {
+            assert!(Shard::parse(bad, none).is_err(), "{bad}");
+        }
+        assert!(Shard::parse("auto/3", env).is_err(), "index 3 of 3");
+        for (n, count) in [(10, 3), (6, 7), (1, 1), (0, 2)] {
+            let mut all: Vec<u64> = (0..count).flat_map(|k| Shard { index: k, count }.indices(n)).collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..n).collect::<Vec<_>>(), "{n} replications in {count} shards");
+        }
+    }
 
     #[test]
     fn wilson_matches_published_values() {

@@ -42,7 +42,7 @@ pub enum Outcome {
 }
 
 /// Figures of one service in one region (all its replicas together).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupStats {
     /// Calls that reached a replica, plus calls aborted by a fault on their way.
     pub requests: u64,
@@ -93,7 +93,7 @@ impl GroupStats {
 }
 
 /// Figures of one call site (a `[[services.calls]]` entry), all caller replicas together.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SiteStats {
     /// Logical calls made (each may take several tries).
     pub calls: u64,
@@ -138,7 +138,7 @@ impl SiteStats {
 }
 
 /// Figures of one queue in one region.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueueStats {
     pub published: u64,
     /// Publishes refused because the queue was at `max_depth`.
@@ -187,7 +187,7 @@ pub enum BreakerPhase {
 pub const MAX_TRANSITIONS: usize = 4096;
 
 /// Figures of one flow (customer requests).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlowStats {
     pub requests: u64,
     /// Succeeded, degraded included.

@@ -55,6 +55,9 @@ pub struct Spread {
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
+    /// Sample standard deviation over replications (n − 1 in the
+    /// denominator; 0 below two replications), for two-sample tests.
+    pub sd: f64,
 }
 
 impl Spread {
@@ -69,8 +72,15 @@ impl Spread {
             let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
             r9(v[rank - 1])
         };
+        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let sd = if v.len() < 2 {
+            0.0
+        } else {
+            (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+        };
         Spread {
-            mean: r9(v.iter().sum::<f64>() / v.len().max(1) as f64),
+            mean: r9(mean),
+            sd: r9(sd),
             min: v.first().map(|x| r9(*x)).unwrap_or(0.0),
             p50: q(0.5),
             p90: q(0.9),

@@ -6,6 +6,7 @@ mod chaos;
 mod common;
 mod determinism;
 mod faults;
+mod gates;
 mod guardrails;
 mod mechanisms;
 mod queueing;
