@@ -140,7 +140,7 @@ const RESERVED: [&str; 2] = ["run.seed", "run.replications"];
 /// Optional integer fields a sweep may set even when the file leaves them
 /// to their defaults (a service's, then a call's).
 const SERVICE_DEFAULTS: [&str; 4] = ["replicas", "concurrency", "queue", "error_rate"];
-const CALL_DEFAULTS: [&str; 3] = ["timeout_ms", "retry.attempts", "p"];
+const CALL_DEFAULTS: [&str; 4] = ["timeout_ms", "retry.attempts", "retry.budget", "p"];
 
 impl Inputs {
     /// Parses the two texts (already known to load: the caller loaded them).

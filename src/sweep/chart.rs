@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 
 use super::{Axis, Point};
 
-const W: f64 = 760.0;
+const W: f64 = 900.0;
 const H: f64 = 440.0;
 const LEFT: f64 = 64.0;
-const RIGHT: f64 = 220.0;
+const RIGHT: f64 = 300.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 56.0;
 
@@ -150,6 +150,13 @@ pub fn svg(experiment: &str, axes: &[Axis], points: &[Point]) -> String {
     let mut legend = Vec::new();
     let mut limits: Vec<f64> = Vec::new();
     let mut series = 0usize;
+    // Series that coincide would hide each other: each is shifted a few pixels sideways.
+    let total_series = nslo * combos.len();
+    let dodge_px = if total_series > 1 {
+        (12.0 / (total_series - 1) as f64).min(3.0)
+    } else {
+        0.0
+    };
     for si in 0..nslo {
         for combo in &combos {
             let colour = COLOURS[series % COLOURS.len()];
@@ -158,7 +165,9 @@ pub fn svg(experiment: &str, axes: &[Axis], points: &[Point]) -> String {
             } else {
                 ""
             };
+            let shift = (series as f64 - (total_series as f64 - 1.0) / 2.0) * dodge_px;
             series += 1;
+            let px = |x: f64| px(x) + shift;
             let mut pts: Vec<&Point> = points.iter().filter(|p| p.values[1..] == combo[..]).collect();
             pts.sort_by(|a, b| a.values[0].total_cmp(&b.values[0]));
             let path: Vec<String> = pts
@@ -191,6 +200,9 @@ pub fn svg(experiment: &str, axes: &[Axis], points: &[Point]) -> String {
             let mut label = pts.first().map(|p| p.slos[si].name.clone()).unwrap_or_default();
             for (a, v) in axes[1..].iter().zip(combo) {
                 let _ = write!(label, " @ {}={}", a.key.rsplit('.').next().unwrap_or(&a.key), num(*v));
+            }
+            if label.chars().count() > 44 {
+                label = label.chars().take(43).collect::<String>() + "…";
             }
             legend.push((colour, dash, label));
             if let Some(p) = pts.first()
