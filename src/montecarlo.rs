@@ -152,6 +152,8 @@ pub struct ReplicationRow {
     pub fault_active: Vec<bool>,
     /// Per time bucket: breaker openings.
     pub breaker_opens_at: Vec<u32>,
+    /// What each guardrail did.
+    pub guardrails: Vec<crate::mesh::GuardOutcome>,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -248,6 +250,7 @@ impl Aggregate {
             series,
             fault_active,
             breaker_opens_at,
+            guardrails: out.guardrails,
         });
     }
 

@@ -103,6 +103,30 @@ pub struct SloSummary {
     pub attainment: Spread,
     /// Error budget consumed per replication (1 = all of it).
     pub budget_consumed: Spread,
+    /// A latency or backlog SLO's threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_ms: Option<f64>,
+    /// The `[expect]` limit on the violation probability, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_violation_probability: Option<f64>,
+}
+
+/// What one guardrail did over the replications.
+#[derive(Serialize)]
+pub struct GuardrailSummary {
+    pub name: String,
+    pub action: String,
+    /// Replications in which it fired, their share and its 95% interval.
+    pub fired: u64,
+    pub probability: f64,
+    pub ci95: [f64; 2],
+    /// From the first fault start to the alert, over replications where it fired.
+    pub time_to_detect_s: Spread,
+    /// From the first fault start to the action taking effect.
+    pub time_to_mitigate_s: Spread,
+    /// Share of the SLO's error budget spent before mitigation (all of it when it never acted).
+    pub budget_burned_before_mitigation: Spread,
+    pub shed_requests: u64,
 }
 
 #[derive(Serialize)]
@@ -246,6 +270,8 @@ pub struct FaultSummary {
 #[derive(Serialize)]
 pub struct Summary {
     pub experiment: String,
+    /// The scenario file, as given on the command line.
+    pub scenario: String,
     /// The command that reproduces this result.
     pub command: String,
     pub owner: String,
@@ -257,6 +283,8 @@ pub struct Summary {
     pub warmup_s: f64,
     pub faults: Vec<FaultSummary>,
     pub slos: Vec<SloSummary>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blast_radius: Option<BlastSummary>,
     pub flows: Vec<FlowSummary>,
@@ -295,6 +323,13 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
                 ci95: [r9(lo), r9(hi)],
                 attainment: Spread::of(&att),
                 budget_consumed: Spread::of(&budget),
+                threshold_ms: s.threshold_ns.map(|t| ms(t as f64)),
+                max_violation_probability: scn
+                    .expect
+                    .max_violation_probability
+                    .iter()
+                    .find(|(name, _)| *name == s.name)
+                    .map(|(_, p)| *p),
             }
         })
         .collect();
@@ -420,8 +455,11 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
         })
         .collect();
     let blast_radius = (!scn.faults.is_empty()).then(|| blast_summary(topo, scn, agg));
+    let guardrails = guardrail_summaries(scn, agg);
     Summary {
         experiment: scn.name.clone(),
+        scenario: scn.path.display().to_string(),
+        guardrails,
         command: format!(
             "chaoscal run {} --seed {} --replications {n}",
             scn.path.display(),
@@ -451,6 +489,55 @@ pub fn summarize(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Summary {
         queues,
         events: agg.events,
     }
+}
+
+fn guardrail_summaries(scn: &Scenario, agg: &Aggregate) -> Vec<GuardrailSummary> {
+    let n = agg.replications();
+    scn.guardrails
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut detect = Vec::new();
+            let mut mitigate = Vec::new();
+            let mut budget = Vec::new();
+            let mut shed = 0;
+            for row in &agg.rows {
+                let Some(o) = row.guardrails.get(i) else { continue };
+                // Measured from the first fault start (from the run's start without faults).
+                let origin = row.fault_windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
+                if let Some(f) = o.fired_ns {
+                    detect.push(f.saturating_sub(origin) as f64 / NS_PER_S);
+                }
+                if let Some(m) = o.mitigated_ns {
+                    mitigate.push(m.saturating_sub(origin) as f64 / NS_PER_S);
+                }
+                budget.push(o.budget_before);
+                shed += o.shed;
+            }
+            let fired = detect.len() as u64;
+            let (lo, hi) = wilson95(fired, n);
+            let action = match &g.action {
+                crate::model::Action::FailoverService { .. } | crate::model::Action::FailoverRegion { .. } => {
+                    "failover"
+                }
+                crate::model::Action::KillSwitch { .. } => "kill_switch",
+                crate::model::Action::Shed { .. } => "shed",
+                crate::model::Action::Scale { .. } => "scale",
+                crate::model::Action::Rollback => "rollback",
+            };
+            GuardrailSummary {
+                name: g.name.clone(),
+                action: action.to_string(),
+                fired,
+                probability: r9(if n == 0 { 0.0 } else { fired as f64 / n as f64 }),
+                ci95: [r9(lo), r9(hi)],
+                time_to_detect_s: Spread::of(&detect),
+                time_to_mitigate_s: Spread::of(&mitigate),
+                budget_burned_before_mitigation: Spread::of(&budget),
+                shed_requests: shed,
+            }
+        })
+        .collect()
 }
 
 fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSummary {
@@ -554,6 +641,11 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
     ] {
         header.push(col.to_string());
     }
+    for g in &scn.guardrails {
+        for col in ["fired_s", "mitigated_s", "budget_before"] {
+            header.push(format!("{}.{col}", g.name));
+        }
+    }
     w.write_record(&header)?;
     for row in &agg.rows {
         let mut rec = vec![row.index.to_string(), row.events.to_string()];
@@ -589,6 +681,13 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
         rec.push(row.blast.regions.to_string());
         rec.push(r9(row.blast.share_affected).to_string());
         rec.push((row.blast.breach as u8).to_string());
+        for i in 0..scn.guardrails.len() {
+            let o = row.guardrails.get(i).copied().unwrap_or_default();
+            let secs = |t: Option<u64>| t.map(|t| (t as f64 / NS_PER_S).to_string()).unwrap_or_default();
+            rec.push(secs(o.fired_ns));
+            rec.push(secs(o.mitigated_ns));
+            rec.push(r9(o.budget_before).to_string());
+        }
         w.write_record(&rec)?;
     }
     w.flush()
@@ -632,6 +731,7 @@ fn write_timeseries(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregat
     }
     header.push("fault_active_share".to_string());
     header.push("breaker_opens".to_string());
+    header.push("guardrail_actions".to_string());
     w.write_record(&header)?;
     let nf = topo.flows.len();
     let nb = agg.rows.first().map(|r| r.fault_active.len()).unwrap_or(0);
@@ -641,6 +741,16 @@ fn write_timeseries(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregat
         let time_s = (scn.warmup_ns + b as u64 * crate::observe::BUCKET_NS) as f64 / NS_PER_S;
         let active = agg.rows.iter().filter(|r| r.fault_active[b]).count() as f64 / n;
         let opens = agg.rows.iter().map(|r| r.breaker_opens_at[b] as f64).sum::<f64>() / n;
+        // Guardrail actions taking effect in the bucket, per replication.
+        let b0 = scn.warmup_ns + b as u64 * crate::observe::BUCKET_NS;
+        let b1 = b0 + crate::observe::BUCKET_NS;
+        let actions = agg
+            .rows
+            .iter()
+            .flat_map(|r| r.guardrails.iter())
+            .filter(|g| g.mitigated_ns.is_some_and(|t| t >= b0 && t < b1))
+            .count() as f64
+            / n;
         for (f, flow) in topo.flows.iter().enumerate() {
             let mut rec = vec![time_s.to_string(), flow.name.clone()];
             for m in 0..4 {
@@ -654,6 +764,7 @@ fn write_timeseries(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggregat
             }
             rec.push(r9(active).to_string());
             rec.push(r9(opens).to_string());
+            rec.push(r9(actions).to_string());
             w.write_record(&rec)?;
         }
     }
@@ -769,6 +880,21 @@ fn write_services(path: &Path, summary: &Summary) -> std::io::Result<()> {
 }
 
 /// The console summary of one scenario.
+/// Whether the console gets colour: stdout is a terminal and `NO_COLOR` is unset.
+fn colour_enabled() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// Wraps text in an ANSI colour when the console takes colour.
+fn paint(text: &str, code: &str) -> String {
+    if colour_enabled() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
     writeln!(
         out,
@@ -785,13 +911,14 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             "SLO", "P(violate)", "95% interval"
         )?;
         for slo in &s.slos {
-            let verdict = if slo.ci95[0] > 0.5 {
-                "usually violated"
+            let (verdict, colour) = if slo.ci95[0] > 0.5 {
+                ("usually violated", "31")
             } else if slo.violations == 0 {
-                "held in every replication"
+                ("held in every replication", "32")
             } else {
-                "at risk"
+                ("at risk", "33")
             };
+            let verdict = paint(verdict, colour);
             writeln!(
                 out,
                 "   {:<32} {:>10.4} {:>22}  {verdict}",
@@ -844,6 +971,22 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             "   AI: {} wrong outputs reached customers ({:.2} lost), {} caught by validation",
             s.money.wrong_outputs, s.money.wrong_output_loss, s.money.wrong_caught
         )?;
+    }
+    for g in &s.guardrails {
+        if g.fired == 0 {
+            writeln!(out, "   guardrail \"{}\" ({}): never fired", g.name, g.action)?;
+        } else {
+            writeln!(
+                out,
+                "   guardrail \"{}\" ({}): fired in {:.0}% of replications; detected after {:.0} s, mitigated after {:.0} s (median); {:.2} of the error budget burned first",
+                g.name,
+                g.action,
+                100.0 * g.probability,
+                g.time_to_detect_s.p50,
+                g.time_to_mitigate_s.p50,
+                g.budget_burned_before_mitigation.p50
+            )?;
+        }
     }
     let opens: u64 = s.calls.iter().map(|c| c.breaker_opens).sum();
     let retries: u64 = s.calls.iter().map(|c| c.retries).sum();

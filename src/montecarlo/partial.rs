@@ -458,6 +458,8 @@ struct RowWire {
     /// One character per time bucket: `1` a fault was active, `0` not.
     fault_active: String,
     breaker_opens_at: Vec<u32>,
+    /// Per guardrail: `[fired_ns, mitigated_ns, budget_before, shed]`.
+    guardrails: Vec<(Option<u64>, Option<u64>, Exact64, u64)>,
 }
 
 fn phase_code(p: BreakerPhase) -> u8 {
@@ -506,6 +508,7 @@ impl From<&ReplicationRow> for RowWire {
             series,
             fault_active,
             breaker_opens_at,
+            guardrails,
         } = r;
         RowWire {
             index: *index,
@@ -542,6 +545,10 @@ impl From<&ReplicationRow> for RowWire {
             series: series.iter().map(|x| x.map(Exact32)).collect(),
             fault_active: fault_active.iter().map(|&a| if a { '1' } else { '0' }).collect(),
             breaker_opens_at: breaker_opens_at.clone(),
+            guardrails: guardrails
+                .iter()
+                .map(|g| (g.fired_ns, g.mitigated_ns, Exact64(g.budget_before), g.shed))
+                .collect(),
         }
     }
 }
@@ -611,6 +618,16 @@ impl TryFrom<RowWire> for ReplicationRow {
             series: w.series.into_iter().map(|x| x.map(|v| v.0)).collect(),
             fault_active,
             breaker_opens_at: w.breaker_opens_at,
+            guardrails: w
+                .guardrails
+                .into_iter()
+                .map(|(fired_ns, mitigated_ns, budget, shed)| crate::mesh::GuardOutcome {
+                    fired_ns,
+                    mitigated_ns,
+                    budget_before: budget.0,
+                    shed,
+                })
+                .collect(),
         })
     }
 }

@@ -140,7 +140,10 @@ fn memory_per_replication_does_not_grow_with_the_run() {
     let long = load(&station(4, 1_000_000, 1.0), &scenario(3200.0, 500.0, 5.0, ""));
     let peak = |l| replicate(l, 3).iter().map(|o| o.peak_in_flight).max().unwrap();
     let (p_short, p_long) = (peak(&short), peak(&long));
-    assert!(p_long < 2 * p_short, "peak in flight {p_short} → {p_long} for a 10x longer run");
+    assert!(
+        p_long < 2 * p_short,
+        "peak in flight {p_short} → {p_long} for a 10x longer run"
+    );
     // And far below the number of requests (1.6 M in the long run).
     assert!(p_long < 1000, "{p_long}");
 }
