@@ -98,6 +98,17 @@ window_s = 20
 [blast_radius]
 max_services = 3
 max_regions = 1
+
+[[guardrails]]
+name = "failover"
+when = {{ slo = "avail", burn_rate = 2, window_s = 5 }}
+detect_delay_s = 2
+action = {{ kind = "failover", from = "psp-primary", to = "psp-secondary" }}
+
+[[guardrails]]
+name = "scale"
+when = {{ slo = "fast", burn_rate = 2, window_s = 5 }}
+action = {{ kind = "scale", service = "fraud", replicas = 1, delay_s = 3 }}
 "#,
         topo.display()
     );
