@@ -33,7 +33,7 @@ for model in mm1 mmc; do
   fi
   out=$("$bin" bench --model "$model" --arrivals "$n" --replications 2)
   echo "$out"
-  ours=$(echo "$out" | awk '/threads 1:/ { gsub(/[(]/, "", $7); print $7 * 1e6 }')
+  ours=$(echo "$out" | awk '/threads 1:/ { gsub(/[(]/, "", $8); print $8 * 1e6 }')
   python3 -c "import sys; print(f'chaoscal/SimPy, one core: {float(sys.argv[1]) / float(sys.argv[2]):.0f}x')" "$ours" "$simpy_rate"
 done
 

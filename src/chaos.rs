@@ -256,13 +256,13 @@ impl ActiveFaults {
     }
 
     /// The faults active on group g (bit i: fault i).
-    #[inline]
+    #[inline(always)]
     pub fn mask(&self, g: usize) -> u64 {
         self.mask[g]
     }
 
     /// The faults active on the link from a to b.
-    #[inline]
+    #[inline(always)]
     pub fn link_mask(&self, a: usize, b: usize) -> u64 {
         if self.any_link {
             self.link_mask[a * self.regions + b]
@@ -323,7 +323,7 @@ impl ActiveFaults {
 
     /// What happens to a message crossing from region a to b: `None` if it
     /// is lost (partition, packet loss), else the extra delay, ns.
-    #[inline]
+    #[inline(always)]
     pub fn cross(&self, a: usize, b: usize, faults: &[Fault], rng: &mut ChaCha8Rng) -> Option<u64> {
         if !self.any_link || a == b {
             return Some(0);

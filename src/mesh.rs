@@ -871,13 +871,15 @@ impl<'a> Replication<'a> {
         };
         // Guardrail actions in force: a kill switch sends the call to its
         // fallback; a failover sends it to another service.
-        if self.guard.switched[target.index()] && !self.calls.slots[idx as usize].on_fallback {
-            self.calls.slots[idx as usize].waiting = false;
-            self.call_failed(idx);
-            return;
-        }
-        if let Some(to) = self.guard.redirect[target.index()] {
-            target = ServiceId(to);
+        if self.guard.acting {
+            if self.guard.switched[target.index()] && !self.calls.slots[idx as usize].on_fallback {
+                self.calls.slots[idx as usize].waiting = false;
+                self.call_failed(idx);
+                return;
+            }
+            if let Some(to) = self.guard.redirect[target.index()] {
+                target = ServiceId(to);
+            }
         }
         let counted = self.rec.counted(self.now);
         if site != NONE && counted {
@@ -1544,7 +1546,12 @@ impl<'a> Replication<'a> {
                 }
             }
             // Its own output may be wrong (AI quality, or a drift fault while it lasts).
-            let quality = match self.active.drift(g, &self.scn.faults) {
+            let drift = if self.active.touches(g) {
+                self.active.drift(g, &self.scn.faults)
+            } else {
+                None
+            };
+            let quality = match drift {
                 Some((rate, discount)) => Some((
                     rate,
                     discount.unwrap_or_else(|| svc.quality.as_ref().map(|q| q.discount).unwrap_or(0.0)),

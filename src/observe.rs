@@ -378,9 +378,13 @@ impl Recorder {
         self.baseline_ns = (base_start, start);
     }
 
-    /// 0 for the baseline, 1 for the fault window, `None` for neither.
+    /// 0 for the baseline, 1 for the fault window, `None` for neither (or
+    /// when the scenario has no faults: no blast radius to measure).
     #[inline]
     pub fn phase(&self, t: u64) -> Option<usize> {
+        if self.fault_window_ns.0 == self.fault_window_ns.1 {
+            return None;
+        }
         if t >= self.fault_window_ns.0 && t < self.fault_window_ns.1 {
             Some(1)
         } else if t >= self.baseline_ns.0 && t < self.baseline_ns.1 {
@@ -437,9 +441,11 @@ impl Recorder {
                 }
             }
         }
-        let phase = if arrival_ns >= self.fault_window_ns.0 && arrival_ns < self.fault_window_ns.1 {
+        let phase = if self.fault_window_ns.0 == self.fault_window_ns.1 {
+            None // no faults: `latency` alone serves as the baseline
+        } else if arrival_ns >= self.fault_window_ns.0 && arrival_ns < self.fault_window_ns.1 {
             Some(1)
-        } else if arrival_ns < self.fault_window_ns.0 || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        } else if arrival_ns < self.fault_window_ns.0 {
             Some(0)
         } else {
             None

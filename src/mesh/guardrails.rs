@@ -100,6 +100,8 @@ pub(super) struct Guardrails {
     pub switched: Vec<bool>,
     /// Active shedding: (share, flow mask, guardrail).
     pub shedding: Vec<(f64, u64, usize)>,
+    /// A redirect or a kill switch is in force (the per-try fast path).
+    pub acting: bool,
 }
 
 impl Guardrails {
@@ -124,6 +126,7 @@ impl Guardrails {
             pinned: vec![None; services],
             switched: vec![false; services],
             shedding: Vec::new(),
+            acting: false,
         }
     }
 
@@ -210,9 +213,15 @@ impl Replication<'_> {
     /// The alert fired: the action starts.
     pub(super) fn on_guard_act(&mut self, i: usize) {
         match self.scn.guardrails[i].action.clone() {
-            Action::FailoverService { from, to } => self.guard.redirect[from.index()] = Some(to.0),
+            Action::FailoverService { from, to } => {
+                self.guard.redirect[from.index()] = Some(to.0);
+                self.guard.acting = true;
+            }
             Action::FailoverRegion { service, to } => self.guard.pinned[service.index()] = Some(to.0),
-            Action::KillSwitch { service } => self.guard.switched[service.index()] = true,
+            Action::KillSwitch { service } => {
+                self.guard.switched[service.index()] = true;
+                self.guard.acting = true;
+            }
             Action::Shed { share, flows } => self.guard.shedding.push((share, flows, i)),
             Action::Scale { delay_ns, .. } => {
                 self.queue.push(self.now + delay_ns, Ev::GuardScaled(i as u16));
