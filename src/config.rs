@@ -175,7 +175,7 @@ pub fn collect_toml(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
     for p in paths {
         if p.is_dir() {
             let mut found = Vec::new();
-            walk(p, &mut found, 0);
+            walk_files(p, &|f| f.extension().is_some_and(|x| x == "toml"), &mut found);
             found.sort();
             if found.is_empty() {
                 diags.push(Diagnostic::file_error(p, "no .toml files in this folder"));
@@ -190,18 +190,22 @@ pub fn collect_toml(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
     (files, diags)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    // A limit on depth keeps a symlink loop from recursing forever.
-    if depth > 16 {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out, depth + 1);
-        } else if p.extension().is_some_and(|x| x == "toml") {
-            out.push(p);
+/// Files under `dir` (16 levels deep at most, so a symlink loop ends) that
+/// `keep` accepts, in the order the file system lists them.
+pub fn walk_files(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
+    fn go(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>, depth: usize) {
+        if depth > 16 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                go(&p, keep, out, depth + 1);
+            } else if keep(&p) {
+                out.push(p);
+            }
         }
     }
+    go(dir, keep, out, 0)
 }

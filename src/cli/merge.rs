@@ -28,30 +28,17 @@ pub struct MergeArgs {
 /// Partial-result files under `paths`: files as given, folders searched
 /// (16 levels deep at most) for `shard-K-of-N.json`, in sorted order.
 fn collect_parts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<String>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-        if depth > 16 {
-            return;
-        }
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out, depth + 1);
-            } else if p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(partial::is_partial_name)
-            {
-                out.push(p);
-            }
-        }
-    }
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
         if p.is_dir() {
             let mut found = Vec::new();
-            walk(p, &mut found, 0);
+            let is_part = |f: &Path| {
+                f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(partial::is_partial_name)
+            };
+            crate::config::walk_files(p, &is_part, &mut found);
             if found.is_empty() {
                 errors.push(format!(
                     "{}: no shard files (shard-K-of-N.json) in this folder",
