@@ -466,6 +466,8 @@ mod tests {
             ci95: [lo, 1.0],
             attainment: None,
             budget_consumed: None,
+            threshold_ms: None,
+            max_violation_probability: None,
         };
         assert_eq!(Verdict::of(&slo(0, 0.0)), Verdict::Held);
         assert_eq!(Verdict::of(&slo(3, 0.1)), Verdict::AtRisk);

@@ -41,7 +41,9 @@ pub(crate) struct FanChart {
     x_range: (f64, f64),
     bucket_s: f64,
     replications: u64,
-    /// Error-rate budget lines of the flow's availability SLOs: (error rate %, SLO name).
+    /// Dashed objective lines with their legend text: the error budget of
+    /// the flow's availability SLOs (error rate %), or the threshold of its
+    /// latency SLOs (ms).
     objectives: Vec<(f64, String)>,
     breaker_opens: f64,
 }
@@ -95,9 +97,19 @@ impl FanChart {
                 .slos
                 .iter()
                 .filter(|x| x.kind == "availability" && x.flow.as_deref() == Some(flow) && x.objective < 1.0)
-                .map(|x| ((1.0 - x.objective) * 100.0, x.name.clone()))
+                .map(|x| {
+                    let v = (1.0 - x.objective) * 100.0;
+                    (v, format!("{} budget: {} errors", x.name, pct(v / 100.0)))
+                })
                 .collect(),
-            Metric::LatencyP99 => Vec::new(),
+            // A latency SLO counts requests under its threshold: the line is
+            // where its p99 would sit if exactly 1% were slower.
+            Metric::LatencyP99 => s
+                .slos
+                .iter()
+                .filter(|x| x.kind == "latency" && x.flow.as_deref().is_none_or(|f| f == flow))
+                .filter_map(|x| x.threshold_ms.map(|t| (t, format!("{} threshold: {t} ms", x.name))))
+                .collect(),
         };
         Some(FanChart {
             flow: flow.to_string(),
@@ -201,11 +213,8 @@ impl Plot for FanChart {
                 "fault active (darker: in more replications)",
             ));
         }
-        for (v, name) in self.objectives.iter().filter(|(v, _)| *v <= y_max) {
-            legend.push(LegendItem::new(
-                Swatch::Dashed(RED),
-                format!("{name} budget: {} errors", pct(v / 100.0)),
-            ));
+        for (_, label) in self.objectives.iter().filter(|(v, _)| *v <= y_max) {
+            legend.push(LegendItem::new(Swatch::Dashed(RED), label.clone()));
         }
         let what = match self.metric {
             Metric::ErrorRate => "Failed requests / requests",

@@ -90,6 +90,12 @@ pub struct Slo {
     pub attainment: Option<Spread>,
     #[serde(default)]
     pub budget_consumed: Option<Spread>,
+    /// A latency or backlog SLO's threshold (absent in older results).
+    #[serde(default)]
+    pub threshold_ms: Option<f64>,
+    /// The `[expect]` limit on its violation probability, if any.
+    #[serde(default)]
+    pub max_violation_probability: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

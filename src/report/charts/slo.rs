@@ -14,6 +14,8 @@ pub(crate) struct Row {
     probability: f64,
     ci95: [f64; 2],
     verdict: Verdict,
+    /// The `[expect]` limit on the violation probability, drawn as a tick.
+    limit: Option<f64>,
 }
 
 impl Row {
@@ -25,6 +27,10 @@ impl Row {
             probability: clean(slo.probability),
             ci95: [clean(slo.ci95[0]), clean(slo.ci95[1])],
             verdict: Verdict::of(slo),
+            limit: slo
+                .max_violation_probability
+                .filter(|l| l.is_finite())
+                .map(|l| l.clamp(0.0, 1.0)),
         }
     }
 }
@@ -61,7 +67,7 @@ impl Plot for SloChart {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let legend = [
+        let mut legend = vec![
             LegendItem::new(
                 Swatch::Fill(Verdict::Held.color().mix(0.8)),
                 "held: no replication violated it",
@@ -73,6 +79,9 @@ impl Plot for SloChart {
             ),
             LegendItem::new(Swatch::Whisker(INK), "95% Wilson interval"),
         ];
+        if self.rows.iter().any(|r| r.limit.is_some()) {
+            legend.push(LegendItem::new(Swatch::Line(super::RED, 3), "[expect] limit (CI gate)"));
+        }
         let subtitle = format!(
             "Bar: share of replications in which the SLO was missed ({}); whiskers: its 95% interval",
             self.replications_note
@@ -121,6 +130,14 @@ impl Plot for SloChart {
                 Circle::new((p, yc), 5, colour.filled()),
                 Circle::new((p, yc), 5, INK.stroke_width(1)),
             ])?;
+            if let Some(limit) = r.limit {
+                // The CI gate's limit: a tall tick across the row.
+                let x = limit * 100.0;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, base + 0.08), (x, base + 0.92)],
+                    super::RED.stroke_width(3),
+                )))?;
+            }
             if j > 0 && self.rows[j - 1].group != r.group {
                 let top = base + 1.0;
                 chart.draw_series(std::iter::once(PathElement::new(
