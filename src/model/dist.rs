@@ -100,7 +100,7 @@ impl Dist {
         }
     }
 
-    /// The mean where it has a closed form (used by tests and `validate --print`).
+    /// The mean where it has a closed form (for tests and diagnostics; the engine only samples).
     pub fn mean(&self) -> f64 {
         match self {
             Dist::Const(v) => *v,
