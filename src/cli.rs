@@ -68,6 +68,11 @@ pub enum Command {
         /// With --precision: never run more replications than this.
         #[arg(long, default_value_t = DEFAULT_MAX_REPLICATIONS)]
         max_replications: u64,
+        /// Also run every replication's counterfactual twin (the same replication with the
+        /// faults off) and report what the faults did against it: excess failures and
+        /// latency, and the blast radius against the twin. Twice the cost.
+        #[arg(long)]
+        counterfactual: bool,
     },
     /// CI regression gate: run scenarios, judge their [expect] limits with 95% intervals, compare with baselines.
     Check(check::CheckArgs),
@@ -122,6 +127,7 @@ pub fn main_with(cli: Cli) -> i32 {
             shard,
             precision,
             max_replications,
+            counterfactual,
         } => cmd_run(
             &paths,
             &RunFlags {
@@ -134,6 +140,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 shard,
                 precision,
                 max_replications,
+                counterfactual,
             },
             &out,
         ),
@@ -346,6 +353,7 @@ struct RunFlags {
     shard: Option<String>,
     precision: Option<f64>,
     max_replications: u64,
+    counterfactual: bool,
 }
 
 /// Checks `--precision` and `--max-replications`.
@@ -384,9 +392,7 @@ fn progress_bar(show: bool) -> impl FnMut(usize, usize) {
 /// Runs one scenario's replications, a fixed count or adaptively.
 fn simulate(
     ls: &LoadedScenario,
-    n: u64,
-    seed: u64,
-    threads: usize,
+    opts: RunOptions,
     precision: Option<f64>,
     max_replications: u64,
     progress: &mut dyn FnMut(usize, usize),
@@ -394,24 +400,17 @@ fn simulate(
     match precision {
         Some(p) => {
             let opts = AdaptiveOptions {
-                first: n,
+                first: opts.indices.len() as u64,
                 precision: p,
                 max: max_replications,
-                seed,
-                threads,
+                seed: opts.seed,
+                threads: opts.threads,
+                counterfactual: opts.counterfactual,
             };
             let (agg, outcome) = run_adaptive(&ls.topology, &ls.scenario, &opts, progress);
             (agg, Some(outcome))
         }
-        None => (
-            run_scenario(
-                &ls.topology,
-                &ls.scenario,
-                &RunOptions::first(n, seed, threads),
-                progress,
-            ),
-            None,
-        ),
+        None => (run_scenario(&ls.topology, &ls.scenario, &opts, progress), None),
     }
 }
 
@@ -476,6 +475,7 @@ fn cmd_run(paths: &[PathBuf], flags: &RunFlags, out: &Path) -> i32 {
         ref shard,
         precision,
         max_replications,
+        counterfactual,
     } = *flags;
     let (loaded, mut diags) = load_scenarios(paths);
     dedup(&mut diags);
@@ -538,7 +538,7 @@ fn cmd_run(paths: &[PathBuf], flags: &RunFlags, out: &Path) -> i32 {
         let dir = out.join(&scn.name);
         let mut progress = progress_bar(show_progress);
         if let Some(sh) = shard {
-            let opts = RunOptions::shard(n, sh, seed, threads);
+            let opts = RunOptions::shard(n, sh, seed, threads).with_counterfactual(counterfactual);
             eprintln!(
                 "{}: seed {seed}, shard {sh}: {} of {n} replication(s) on {} thread(s)",
                 scn.name,
@@ -584,12 +584,19 @@ fn cmd_run(paths: &[PathBuf], flags: &RunFlags, out: &Path) -> i32 {
                         indices: vec![i],
                         seed,
                         threads: 1,
+                        counterfactual,
                     },
                     &mut progress,
                 ),
                 None,
             ),
-            None => simulate(ls, n, seed, threads, precision, max_replications, &mut progress),
+            None => simulate(
+                ls,
+                RunOptions::first(n, seed, threads).with_counterfactual(counterfactual),
+                precision,
+                max_replications,
+                &mut progress,
+            ),
         };
         let wall_s = started.elapsed().as_secs_f64();
         let mut run_json = serde_json::json!({

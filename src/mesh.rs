@@ -403,8 +403,11 @@ pub struct Replication<'a> {
     rng: Streams,
     nr: usize,
     replicas: Vec<Replica>,
-    /// Replicas of group g are `group_first[g] .. group_first[g + 1]`.
+    /// Replicas of group g are `group_first[g] .. group_first[g + 1]`: the
+    /// ones in service first, then those a `scale` guardrail holds dormant.
     group_first: Vec<u32>,
+    /// Replicas of group g in service (not dormant): the first ones of its range.
+    group_active: Vec<u32>,
     /// Replicas of group g not routable (believed unhealthy or ejected).
     group_down: Vec<u32>,
     rr: Vec<u32>,
@@ -421,8 +424,9 @@ pub struct Replication<'a> {
     killed: Vec<Vec<u32>>,
     /// Queues (queue × region) each window stalled.
     stalled: Vec<Vec<usize>>,
-    /// Per group, the kill and outage faults that have replicas of it down.
-    kill_mask: Vec<u64>,
+    /// Per replica, the kill and outage faults that have it down (bit i:
+    /// fault i): a call that reaches it, or dies in it, met those faults.
+    down_mask: Vec<u64>,
     flow_cum: Vec<f64>,
     rec: Recorder,
     events: u64,
@@ -431,6 +435,9 @@ pub struct Replication<'a> {
     /// Event-queue lane of each distinct call timeout, by duration.
     lanes: Vec<(u64, usize)>,
     guard: Guardrails,
+    /// The counterfactual twin: the fault timeline is drawn (and measured
+    /// against) but no fault acts.
+    faults_off: bool,
 }
 
 impl<'a> Replication<'a> {
@@ -445,11 +452,14 @@ impl<'a> Replication<'a> {
                 reserve[service.index()] += replicas;
             }
         }
-        let mut group_down = Vec::with_capacity(topo.services.len() * nr + 1);
+        // Dormant replicas are outside their group until they wake: no
+        // routing (panic mode included), ejection share or random kill sees
+        // them, so a guardrail that never fires changes nothing.
+        let mut group_active = Vec::with_capacity(topo.services.len() * nr);
         for (si, s) in topo.services.iter().enumerate() {
             for r in 0..nr {
                 group_first.push(replicas.len() as u32);
-                group_down.push(if s.present[r] { reserve[si] } else { 0 });
+                group_active.push(if s.present[r] { s.replicas } else { 0 });
                 if s.present[r] {
                     for k in 0..s.replicas + reserve[si] {
                         let dormant = k >= s.replicas;
@@ -478,7 +488,7 @@ impl<'a> Replication<'a> {
             }
         }
         group_first.push(replicas.len() as u32);
-        group_down.push(0);
+        let group_down = vec![0; group_active.len()];
         let mut site_first = Vec::with_capacity(topo.services.len());
         let mut sites = 0u32;
         for s in &topo.services {
@@ -495,13 +505,14 @@ impl<'a> Replication<'a> {
             })
             .collect();
         let mut rng = Streams::new(seed, index);
-        // A random kill runs per replica: count the replicas each one targets.
+        // A random kill runs per replica: count the replicas each one targets
+        // (those the service starts with; a `scale` guardrail's are not subject to it).
         let units = |i: usize| {
             let f = &scn.faults[i];
             match (f.service, &f.effect) {
                 (Some(s), FaultEffect::Kill { .. }) => (0..nr)
                     .filter(|&r| f.regions[r])
-                    .map(|r| group_first[s.index() * nr + r + 1] - group_first[s.index() * nr + r])
+                    .map(|r| group_active[s.index() * nr + r])
                     .sum(),
                 _ => 1,
             }
@@ -539,9 +550,11 @@ impl<'a> Replication<'a> {
             nr,
             rr: vec![0; group_first.len()],
             group_down,
+            group_active,
             guard: Guardrails::new(scn, topo.services.len()),
             guards: Guards::new(topo, &group_first, nr),
             broker: Broker::new(topo),
+            down_mask: vec![0; replicas.len()],
             replicas,
             group_first,
             calls: Slab::new(),
@@ -552,20 +565,20 @@ impl<'a> Replication<'a> {
             active: ActiveFaults::new(topo.services.len(), nr),
             killed: vec![Vec::new(); windows.len()],
             stalled: vec![Vec::new(); windows.len()],
-            kill_mask: vec![0; topo.services.len() * nr],
             windows,
             flow_cum,
             rec,
             events: 0,
             peer_events: 0,
             peak_in_flight: 0,
+            faults_off: false,
         }
     }
 
     /// Runs the replication to its end and returns what it measured.
     pub fn run(mut self, index: u64) -> ReplicationOutput {
         for (i, w) in self.windows.clone().iter().enumerate() {
-            if w.start_ns < self.scn.duration_ns {
+            if w.start_ns < self.scn.duration_ns && !self.faults_off {
                 self.queue.push(w.start_ns, Ev::FaultStart(i as u32));
                 if let Some(end) = w.end_ns {
                     self.queue.push(end, Ev::FaultEnd(i as u32));
@@ -886,10 +899,13 @@ impl<'a> Replication<'a> {
             self.rec.sites[site as usize].tries += 1;
         }
         if guard != NONE && !self.calls.slots[idx as usize].on_fallback && !self.breaker_permits(guard, site) {
-            // An open breaker fails the call at once, straight to its fallback.
+            // An open breaker fails the call at once, straight to its fallback,
+            // carrying the faults that opened it.
             if counted {
                 self.rec.sites[site as usize].short_circuited += 1;
             }
+            let cause = self.guards.breaker_cause(guard);
+            self.calls.slots[idx as usize].touched |= cause;
             self.calls.slots[idx as usize].waiting = false;
             self.call_failed(idx);
             return;
@@ -904,7 +920,11 @@ impl<'a> Replication<'a> {
         {
             let c = &mut self.calls.slots[idx as usize];
             c.dest_group = g as u32;
-            c.touched |= self.active.mask(g) | self.kill_mask[g] | self.active.link_mask(from, to);
+            c.touched |= self.active.mask(g) | self.down_mask[rep as usize] | self.active.link_mask(from, to);
+            if c.holds_permit && c.touched != 0 {
+                let (guard, touched) = (c.guard, c.touched);
+                self.guards.holder_met(guard, touched);
+            }
         }
         if let Some(status) = self.active.abort(g, &self.scn.faults, &mut self.rng.faults) {
             if counted {
@@ -979,10 +999,11 @@ impl<'a> Replication<'a> {
     fn try_ended(&mut self, idx: u32, ok: bool) {
         let c = &mut self.calls.slots[idx as usize];
         c.waiting = false;
-        let (guard, site, started, on_fallback, g) = (c.guard, c.site, c.try_started, c.on_fallback, c.dest_group);
+        let (guard, site, started, on_fallback, g, touched) =
+            (c.guard, c.site, c.try_started, c.on_fallback, c.dest_group, c.touched);
         let took = self.now - started;
         if guard != NONE && !on_fallback {
-            self.breaker_record(guard, site, ok, took);
+            self.breaker_record(guard, site, ok, took, touched);
         }
         if g != NONE {
             self.rec.try_seen(g as usize, started, took, ok);
@@ -1002,18 +1023,6 @@ impl<'a> Replication<'a> {
         if c.attempt as u32 + 1 >= retry.attempts {
             return false;
         }
-        let counted = self.rec.counted(self.now);
-        if let Some(budget) = retry.budget {
-            let b = self.budget_at(c.site as usize);
-            // Envoy-style budget: retries in the window stay within budget × first tries.
-            if (b.retries + b.prev_retries + 1) as f64 > budget * (b.first + b.prev_first) as f64 {
-                if counted {
-                    self.rec.sites[c.site as usize].budget_denied += 1;
-                }
-                return false;
-            }
-            self.budgets[c.site as usize].retries += 1;
-        }
         let k = c.attempt as u32 + 1; // number of this retry
         let base = retry
             .backoff_ns
@@ -1031,8 +1040,22 @@ impl<'a> Replication<'a> {
                 ((lo + u * (hi as f64 - lo)) as u64).min(retry.max_backoff_ns)
             }
         };
+        // A retry the deadline forbids is never sent, so it asks nothing of
+        // the budget: the deadline is checked first.
         if self.now + sleep >= c.deadline {
             return false;
+        }
+        let counted = self.rec.counted(self.now);
+        if let Some(budget) = retry.budget {
+            let b = self.budget_at(c.site as usize);
+            // Finagle-style budget: retries in the window stay within budget × first tries.
+            if (b.retries + b.prev_retries + 1) as f64 > budget * (b.first + b.prev_first) as f64 {
+                if counted {
+                    self.rec.sites[c.site as usize].budget_denied += 1;
+                }
+                return false;
+            }
+            self.budgets[c.site as usize].retries += 1;
         }
         if counted {
             self.rec.sites[c.site as usize].retries += 1;
@@ -1257,6 +1280,10 @@ impl<'a> Replication<'a> {
             if counted {
                 self.rec.groups[g].errors += 1;
             }
+            // It died while the try was on its way: the try met the kill.
+            if self.awaits(call, epoch, attempt) {
+                self.calls.slots[call as usize].touched |= self.down_mask[replica as usize];
+            }
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -1455,10 +1482,12 @@ impl<'a> Replication<'a> {
                         if let Some(max) = call.max_in_flight
                             && !self.guards.acquire(guard, max)
                         {
-                            // The bulkhead is full: the call fails at once, to its fallback.
+                            // The bulkhead is full: the call fails at once, to its
+                            // fallback, carrying the faults its holders met.
                             if self.rec.counted(self.now) {
                                 self.rec.sites[site as usize].bulkhead_rejected += 1;
                             }
+                            self.calls.slots[c as usize].touched |= self.guards.bulkhead_cause(guard);
                             self.call_failed(c);
                             continue;
                         }
@@ -1567,7 +1596,7 @@ impl<'a> Replication<'a> {
             }
         }
         // The faults this task met, plus any active on its own group, travel up.
-        let touched = task.touched | self.active.mask(g) | self.kill_mask[g];
+        let touched = task.touched | self.active.mask(g);
         if self.awaits(task.call, task.call_epoch, task.attempt) {
             self.calls.slots[task.call as usize].touched |= touched;
         }
@@ -1670,9 +1699,8 @@ impl<'a> Replication<'a> {
                         if k < n {
                             let r = self.group_first[g] + k;
                             if self.replicas[r as usize].alive {
-                                self.kill_replica(r);
+                                self.kill_replica(r, bit);
                                 self.killed[w as usize].push(r);
-                                self.kill_mask[g] |= bit;
                             }
                             break;
                         }
@@ -1681,13 +1709,11 @@ impl<'a> Replication<'a> {
                     return;
                 }
                 for g in groups {
-                    let first = self.group_first[g];
-                    let mut alive: Vec<u32> = (first..self.group_first[g + 1])
+                    let mut alive: Vec<u32> = self
+                        .group_range(g)
                         .filter(|&r| self.replicas[r as usize].alive)
                         .collect();
-                    let total = (first..self.group_first[g + 1])
-                        .filter(|&r| !self.replicas[r as usize].dormant)
-                        .count() as u32;
+                    let total = self.group_len(g);
                     let n = match count {
                         KillCount::Replicas(n) => n,
                         KillCount::Percent(p) => ((p / 100.0) * total as f64).ceil() as u32,
@@ -1699,11 +1725,8 @@ impl<'a> Replication<'a> {
                         alive.swap(k, j);
                     }
                     for &r in &alive[..n] {
-                        self.kill_replica(r);
+                        self.kill_replica(r, bit);
                         self.killed[w as usize].push(r);
-                    }
-                    if n > 0 {
-                        self.kill_mask[g] |= bit;
                     }
                 }
             }
@@ -1714,14 +1737,11 @@ impl<'a> Replication<'a> {
                     }
                     for s in 0..self.topo.services.len() {
                         let g = s * self.nr + r;
-                        for rep in self.group_first[g]..self.group_first[g + 1] {
+                        for rep in self.group_range(g) {
                             if self.replicas[rep as usize].alive {
-                                self.kill_replica(rep);
+                                self.kill_replica(rep, bit);
                                 self.killed[w as usize].push(rep);
                             }
-                        }
-                        if self.group_len(g) > 0 {
-                            self.kill_mask[g] |= bit;
                         }
                     }
                     for q in 0..self.topo.queues.len() {
@@ -1752,12 +1772,10 @@ impl<'a> Replication<'a> {
         let i = self.windows[w as usize].fault as usize;
         match self.scn.faults[i].effect {
             FaultEffect::Kill { .. } | FaultEffect::RegionOutage | FaultEffect::QueueStall => {
-                let bit = 1u64 << i.min(63);
                 for r in std::mem::take(&mut self.killed[w as usize]) {
                     self.touch(r);
                     self.replicas[r as usize].alive = true;
-                    let g = self.replicas[r as usize].group as usize;
-                    self.kill_mask[g] &= !bit;
+                    self.down_mask[r as usize] = 0;
                 }
                 for qr in std::mem::take(&mut self.stalled[w as usize]) {
                     self.set_stalled(qr, false);
@@ -1767,26 +1785,35 @@ impl<'a> Replication<'a> {
         }
     }
 
-    /// A dormant replica comes up (a `scale` guardrail's new capacity).
-    fn wake(&mut self, r: u32) {
-        self.set_state(r, |rep| {
-            rep.dormant = false;
-            rep.alive = true;
-            rep.believed = true;
-            rep.hc_fails = 0;
-        });
+    /// The next dormant replica of group g comes up (a `scale` guardrail's
+    /// new capacity): it joins the group's replicas in service. Returns
+    /// whether there was one.
+    fn wake(&mut self, g: usize) -> bool {
+        let r = self.group_first[g] + self.group_active[g];
+        if r >= self.group_first[g + 1] {
+            return false;
+        }
+        self.group_active[g] += 1;
         let now = self.now;
         let rep = &mut self.replicas[r as usize];
+        rep.dormant = false;
+        rep.alive = true;
+        rep.believed = true;
+        rep.hc_fails = 0;
         rep.activated_at = now;
         rep.busy_since = now;
+        self.start_health_checks(r, now);
+        true
     }
 
-    /// A replica dies: its queued and in-service requests fail at once
-    /// (connection reset); it refuses new ones until restarted.
-    fn kill_replica(&mut self, r: u32) {
+    /// A replica dies by fault `bit`: its queued and in-service requests
+    /// fail at once (connection reset) and carry the fault; it refuses new
+    /// ones until restarted.
+    fn kill_replica(&mut self, r: u32, bit: u64) {
         if !self.replicas[r as usize].alive {
             return;
         }
+        self.down_mask[r as usize] |= bit;
         self.touch(r);
         self.replicas[r as usize].alive = false;
         self.replicas[r as usize].queue.clear();
@@ -1803,6 +1830,9 @@ impl<'a> Replication<'a> {
                 gs.latency.record(self.now - task.arrival);
             }
             let from = self.calls.slots[task.call as usize].from_region as usize;
+            if self.awaits(task.call, task.call_epoch, task.attempt) {
+                self.calls.slots[task.call as usize].touched |= bit;
+            }
             self.free_task(t);
             self.charge_try_ended(task.charge, false);
             self.respond(task.call, task.call_epoch, task.attempt, from, r, Reply::fail(true));
@@ -1846,6 +1876,17 @@ impl<'a> Replication<'a> {
 /// Runs replication `index` of a scenario.
 pub fn run_replication(topo: &Topology, scn: &Scenario, seed: u64, index: u64) -> ReplicationOutput {
     Replication::new(topo, scn, seed, index).run(index)
+}
+
+/// Runs the counterfactual twin of replication `index`: the same replication
+/// (same streams, same fault timeline drawn and measured against) with the
+/// faults switched off. Arrivals, service times and every other subsystem
+/// draw from their own streams, so the pair shares its randomness (common
+/// random numbers) and the difference is what the faults did.
+pub fn run_twin(topo: &Topology, scn: &Scenario, seed: u64, index: u64) -> ReplicationOutput {
+    let mut r = Replication::new(topo, scn, seed, index);
+    r.faults_off = true;
+    r.run(index)
 }
 
 #[cfg(test)]

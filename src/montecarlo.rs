@@ -24,10 +24,11 @@ pub mod partial;
 use rayon::prelude::*;
 
 use crate::chaos::FaultWindow;
-use crate::mesh::{ReplicationOutput, run_replication};
+use crate::mesh::{ReplicationOutput, run_replication, run_twin};
 use crate::model::{Scenario, Topology};
 use crate::observe::{
     BUCKET_NS, BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome,
+    TwinOutcome,
 };
 
 /// How to run a scenario's replications.
@@ -38,6 +39,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Worker threads (at least 1).
     pub threads: usize,
+    /// Also run each replication's counterfactual twin (faults off; see
+    /// [`crate::mesh::run_twin`]): twice the cost.
+    pub counterfactual: bool,
 }
 
 impl RunOptions {
@@ -47,6 +51,7 @@ impl RunOptions {
             indices: (0..n).collect(),
             seed,
             threads,
+            counterfactual: false,
         }
     }
 
@@ -56,7 +61,13 @@ impl RunOptions {
             indices: shard.indices(n).collect(),
             seed,
             threads,
+            counterfactual: false,
         }
+    }
+
+    /// The same, with (or without) counterfactual twins.
+    pub fn with_counterfactual(self, counterfactual: bool) -> Self {
+        RunOptions { counterfactual, ..self }
     }
 }
 
@@ -154,6 +165,8 @@ pub struct ReplicationRow {
     pub breaker_opens_at: Vec<u32>,
     /// What each guardrail did.
     pub guardrails: Vec<crate::mesh::GuardOutcome>,
+    /// Against the counterfactual twin, when the run had twins.
+    pub twin: Option<TwinOutcome>,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -199,8 +212,9 @@ impl Aggregate {
         self.rows.len() as u64
     }
 
-    /// Folds one replication in. Call in index order (rows are kept sorted).
-    pub fn add(&mut self, topo: &Topology, scn: &Scenario, out: ReplicationOutput) {
+    /// Folds one replication in (and its comparison with its counterfactual
+    /// twin, if it had one). Call in index order (rows are kept sorted).
+    pub fn add(&mut self, topo: &Topology, scn: &Scenario, out: ReplicationOutput, twin: Option<TwinOutcome>) {
         let rec = &out.recorder;
         for (a, f) in self.flows.iter_mut().zip(&rec.flows) {
             a.merge(f);
@@ -251,6 +265,7 @@ impl Aggregate {
             fault_active,
             breaker_opens_at,
             guardrails: out.guardrails,
+            twin,
         });
     }
 
@@ -311,11 +326,18 @@ pub fn run_scenario(
         let outputs: Vec<_> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|&i| run_replication(topo, scn, opts.seed, i))
+                .map(|&i| {
+                    let out = run_replication(topo, scn, opts.seed, i);
+                    let twin = opts.counterfactual.then(|| {
+                        let twin = run_twin(topo, scn, opts.seed, i);
+                        out.recorder.versus_twin(&twin.recorder, scn, topo.regions.len())
+                    });
+                    (out, twin)
+                })
                 .collect()
         });
-        for out in outputs {
-            agg.add(topo, scn, out);
+        for (out, twin) in outputs {
+            agg.add(topo, scn, out, twin);
         }
         progress(agg.rows.len(), total);
     }
@@ -333,6 +355,8 @@ pub struct AdaptiveOptions {
     pub max: u64,
     pub seed: u64,
     pub threads: usize,
+    /// Run counterfactual twins too.
+    pub counterfactual: bool,
 }
 
 /// Each adaptive round adds at least this many replications, and totals
@@ -411,6 +435,7 @@ pub fn run_adaptive(
             indices: (done..target).collect(),
             seed: opts.seed,
             threads: opts.threads,
+            counterfactual: opts.counterfactual,
         };
         let part = run_scenario(topo, scn, &ro, &mut |d, _| progress(done as usize + d, target as usize));
         agg.merge(part);

@@ -207,6 +207,9 @@ pub struct FlowStats {
     /// failed or were degraded.
     pub fault_requests: u64,
     pub fault_affected: u64,
+    /// Requests that arrived during the fault window and failed.
+    #[serde(default)]
+    pub fault_failed: u64,
     /// Succeeded requests carrying an uncaught wrong AI output, and their cost.
     pub wrong_outputs: u64,
     /// Their cost (value × discount), in cents.
@@ -227,6 +230,7 @@ impl FlowStats {
         self.latency_fault.merge(&o.latency_fault);
         self.fault_requests += o.fault_requests;
         self.fault_affected += o.fault_affected;
+        self.fault_failed += o.fault_failed;
         self.wrong_outputs += o.wrong_outputs;
         self.wrong_output_cents += o.wrong_output_cents;
         self.touched += o.touched;
@@ -270,6 +274,34 @@ pub struct BlastOutcome {
     /// Share of requests arriving in the fault window that failed or were degraded.
     pub share_affected: f64,
     pub breach: bool,
+}
+
+/// One replication against its counterfactual twin: the same replication
+/// (same seed, same random streams, same fault timeline drawn) with the
+/// faults switched off. The difference is what the faults did, whatever path
+/// the damage took (mitigations included), and nothing that merely coincided.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TwinOutcome {
+    /// Per flow: requests arriving in the fault window that failed, minus
+    /// those that failed in the twin (may be negative: noise).
+    pub excess_failed: Vec<i64>,
+    /// Per flow: p99 latency of requests arriving in the fault window minus
+    /// the twin's, ns (0 when either has none).
+    pub excess_p99_ns: Vec<i64>,
+    /// Groups degraded against the twin (`service * regions + region`): in
+    /// the fault window, their error rate as callers saw it exceeds the
+    /// twin's by more than `degraded_when.error_rate`, or their p99 exceeds
+    /// `latency_factor` × the twin's (when the twin saw at least 20 tries).
+    pub pairs: Vec<usize>,
+    pub services: u32,
+    pub regions: u32,
+    pub breach: bool,
+}
+
+impl TwinOutcome {
+    pub fn excess_failed_total(&self) -> i64 {
+        self.excess_failed.iter().sum()
+    }
 }
 
 /// Good and valid events of one SLO per time bucket.
@@ -461,6 +493,7 @@ impl Recorder {
         if phase == Some(1) {
             fs.fault_requests += 1;
             fs.fault_affected += (outcome != Outcome::Succeeded) as u64;
+            fs.fault_failed += (outcome == Outcome::Failed) as u64;
         }
         let b = ((arrival_ns - self.warmup_ns) / BUCKET_NS) as usize;
         let bs = &mut self.buckets[flow as usize][b];
@@ -504,11 +537,7 @@ impl Recorder {
         if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return BlastOutcome::default();
         }
-        let (err_limit, factor) = scn
-            .blast_radius
-            .as_ref()
-            .map(|b| (b.degraded_error_rate, b.degraded_latency_factor))
-            .unwrap_or((0.01, 2.0));
+        let (err_limit, factor) = degraded_when(scn);
         let mut pairs = Vec::new();
         for (g, [base, fault]) in self.phases.iter().enumerate() {
             if fault.tries == 0 {
@@ -522,25 +551,70 @@ impl Recorder {
                 pairs.push(g);
             }
         }
-        let mut services: Vec<usize> = pairs.iter().map(|g| g / regions).collect();
-        services.dedup();
-        let mut region_set: Vec<usize> = pairs.iter().map(|g| g % regions).collect();
-        region_set.sort_unstable();
-        region_set.dedup();
+        let (services, regions) = distinct(&pairs, regions);
         let (req, affected) = self
             .flows
             .iter()
             .fold((0, 0), |(r, a), f| (r + f.fault_requests, a + f.fault_affected));
-        let (services, regions) = (services.len() as u32, region_set.len() as u32);
-        let breach = scn.blast_radius.as_ref().is_some_and(|b| {
-            b.max_services.is_some_and(|m| services > m) || b.max_regions.is_some_and(|m| regions > m)
-        });
+        let breach = breached(scn, services, regions);
         BlastOutcome {
             pairs,
             services,
             regions,
             share_affected: if req == 0 { 0.0 } else { affected as f64 / req as f64 },
             breach,
+        }
+    }
+
+    /// This replication against its counterfactual twin (the same
+    /// replication run with the faults off; see [`TwinOutcome`]).
+    pub fn versus_twin(&self, twin: &Recorder, scn: &Scenario, regions: usize) -> TwinOutcome {
+        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+            return TwinOutcome {
+                excess_failed: vec![0; self.flows.len()],
+                excess_p99_ns: vec![0; self.flows.len()],
+                ..Default::default()
+            };
+        }
+        let (err_limit, factor) = degraded_when(scn);
+        let mut pairs = Vec::new();
+        for (g, (with, without)) in self.phases.iter().zip(&twin.phases).enumerate() {
+            let (with, without) = (&with[1], &without[1]);
+            if with.tries == 0 {
+                continue;
+            }
+            let errors = with.error_rate() - without.error_rate() > err_limit;
+            let slow = without.tries >= 20
+                && with.latency.quantile(0.99) as f64 > factor * without.latency.quantile(0.99) as f64;
+            if errors || slow {
+                pairs.push(g);
+            }
+        }
+        let (services, region_count) = distinct(&pairs, regions);
+        let p99 = |f: &FlowStats| f.latency_fault.quantile(0.99) as i64;
+        TwinOutcome {
+            excess_failed: self
+                .flows
+                .iter()
+                .zip(&twin.flows)
+                .map(|(a, b)| a.fault_failed as i64 - b.fault_failed as i64)
+                .collect(),
+            excess_p99_ns: self
+                .flows
+                .iter()
+                .zip(&twin.flows)
+                .map(|(a, b)| {
+                    if a.latency_fault.count() == 0 || b.latency_fault.count() == 0 {
+                        0
+                    } else {
+                        p99(a) - p99(b)
+                    }
+                })
+                .collect(),
+            breach: breached(scn, services, region_count),
+            pairs,
+            services,
+            regions: region_count,
         }
     }
 
@@ -582,6 +656,31 @@ impl Recorder {
             })
             .collect()
     }
+}
+
+/// The scenario's `degraded_when` (error rate, latency factor), or the defaults.
+fn degraded_when(scn: &Scenario) -> (f64, f64) {
+    scn.blast_radius
+        .as_ref()
+        .map(|b| (b.degraded_error_rate, b.degraded_latency_factor))
+        .unwrap_or((0.01, 2.0))
+}
+
+/// Distinct services and regions among degraded groups (in group order).
+fn distinct(pairs: &[usize], regions: usize) -> (u32, u32) {
+    let mut services: Vec<usize> = pairs.iter().map(|g| g / regions).collect();
+    services.dedup();
+    let mut region_set: Vec<usize> = pairs.iter().map(|g| g % regions).collect();
+    region_set.sort_unstable();
+    region_set.dedup();
+    (services.len() as u32, region_set.len() as u32)
+}
+
+/// Whether a radius of that many services and regions exceeds the declared one.
+fn breached(scn: &Scenario, services: u32, regions: u32) -> bool {
+    scn.blast_radius
+        .as_ref()
+        .is_some_and(|b| b.max_services.is_some_and(|m| services > m) || b.max_regions.is_some_and(|m| regions > m))
 }
 
 /// The static blast radius: every service that transitively calls a fault

@@ -72,7 +72,12 @@ impl Spread {
             let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
             r9(v[rank - 1])
         };
-        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        // An empty sum is -0.0 in Rust; an empty spread reads 0.
+        let mean = if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        };
         let sd = if v.len() < 2 {
             0.0
         } else {
@@ -120,10 +125,11 @@ pub struct GuardrailSummary {
     pub fired: u64,
     pub probability: f64,
     pub ci95: [f64; 2],
-    /// From the first fault start to the alert, over replications where it fired.
-    pub time_to_detect_s: Spread,
-    /// From the first fault start to the action taking effect.
-    pub time_to_mitigate_s: Spread,
+    /// From the first fault start to the alert, over replications where it
+    /// fired (null when it never fired).
+    pub time_to_detect_s: Option<Spread>,
+    /// From the first fault start to the action taking effect (null when it never did).
+    pub time_to_mitigate_s: Option<Spread>,
     /// Share of the SLO's error budget spent before mitigation (all of it when it never acted).
     pub budget_burned_before_mitigation: Spread,
     pub shed_requests: u64,
@@ -256,7 +262,37 @@ pub struct BlastSummary {
     /// `[degraded services, replications]`, for 0 up to the maximum seen.
     pub histogram: Vec<[u64; 2]>,
     pub pairs: Vec<PairSummary>,
+    /// Path-based attribution: failed requests whose path met each fault.
     pub attributed_failures: Vec<Attribution>,
+    /// Against each replication's counterfactual twin (runs with `--counterfactual`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterfactual: Option<CounterfactualSummary>,
+}
+
+/// What the faults did, measured against each replication's twin run with
+/// the faults off (same seed, same streams).
+#[derive(Serialize)]
+pub struct CounterfactualSummary {
+    /// Replications that had a twin.
+    pub replications: u64,
+    /// Failed requests arriving in the fault window minus the twin's, per replication (all flows).
+    pub excess_failures: Spread,
+    pub flows: Vec<FlowExcess>,
+    /// Services and regions degraded against the twin, per replication.
+    pub services: Spread,
+    pub regions: Spread,
+    pub containment_breach_probability: f64,
+    pub breach_ci95: [f64; 2],
+    /// Share of replications in which each pair was degraded against the twin.
+    pub pairs: Vec<PairSummary>,
+}
+
+#[derive(Serialize)]
+pub struct FlowExcess {
+    pub flow: String,
+    pub excess_failures: Spread,
+    /// p99 latency in the fault window minus the twin's, ms.
+    pub excess_latency_p99_ms: Spread,
 }
 
 #[derive(Serialize)]
@@ -531,8 +567,8 @@ fn guardrail_summaries(scn: &Scenario, agg: &Aggregate) -> Vec<GuardrailSummary>
                 fired,
                 probability: r9(if n == 0 { 0.0 } else { fired as f64 / n as f64 }),
                 ci95: [r9(lo), r9(hi)],
-                time_to_detect_s: Spread::of(&detect),
-                time_to_mitigate_s: Spread::of(&mitigate),
+                time_to_detect_s: (!detect.is_empty()).then(|| Spread::of(&detect)),
+                time_to_mitigate_s: (!mitigate.is_empty()).then(|| Spread::of(&mitigate)),
                 budget_burned_before_mitigation: Spread::of(&budget),
                 shed_requests: shed,
             }
@@ -542,7 +578,6 @@ fn guardrail_summaries(scn: &Scenario, agg: &Aggregate) -> Vec<GuardrailSummary>
 
 fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSummary {
     let n = agg.replications();
-    let nr = topo.regions.len();
     let values = |f: &dyn Fn(&crate::observe::BlastOutcome) -> f64| -> Vec<f64> {
         agg.rows.iter().map(|r| f(&r.blast)).collect()
     };
@@ -555,20 +590,11 @@ fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSumma
             ]
         })
         .collect();
-    let mut pairs = Vec::new();
-    for (si, s) in topo.services.iter().enumerate() {
-        for r in 0..nr {
-            if s.present[r] {
-                pairs.push(PairSummary {
-                    service: s.name.clone(),
-                    region: topo.regions[r].clone(),
-                    degraded_share: r9(agg.degraded[si * nr + r] as f64 / n.max(1) as f64),
-                });
-            }
-        }
-    }
+    let pairs = pair_shares(topo, &agg.degraded, n);
     let (lo, hi) = wilson95(agg.breaches, n);
+    let counterfactual = counterfactual_summary(topo, agg);
     BlastSummary {
+        counterfactual,
         services: Spread::of(&values(&|b| b.services as f64)),
         regions: Spread::of(&values(&|b| b.regions as f64)),
         share_affected: Spread::of(&values(&|b| b.share_affected)),
@@ -594,6 +620,63 @@ fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSumma
             })
             .collect(),
     }
+}
+
+/// The comparison with the twins, over the replications that had one.
+fn counterfactual_summary(topo: &Topology, agg: &Aggregate) -> Option<CounterfactualSummary> {
+    let twins: Vec<&crate::observe::TwinOutcome> = agg.rows.iter().filter_map(|r| r.twin.as_ref()).collect();
+    if twins.is_empty() {
+        return None;
+    }
+    let n = twins.len() as u64;
+    let nr = topo.regions.len();
+    let spread =
+        |f: &dyn Fn(&crate::observe::TwinOutcome) -> f64| Spread::of(&twins.iter().map(|t| f(t)).collect::<Vec<_>>());
+    let mut degraded = vec![0u64; topo.services.len() * nr];
+    for t in &twins {
+        for &g in &t.pairs {
+            degraded[g] += 1;
+        }
+    }
+    let breaches = twins.iter().filter(|t| t.breach).count() as u64;
+    let (lo, hi) = wilson95(breaches, n);
+    Some(CounterfactualSummary {
+        replications: n,
+        excess_failures: spread(&|t| t.excess_failed_total() as f64),
+        flows: topo
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(f, flow)| FlowExcess {
+                flow: flow.name.clone(),
+                excess_failures: spread(&|t| t.excess_failed[f] as f64),
+                excess_latency_p99_ms: spread(&|t| ms(t.excess_p99_ns[f] as f64)),
+            })
+            .collect(),
+        services: spread(&|t| t.services as f64),
+        regions: spread(&|t| t.regions as f64),
+        containment_breach_probability: r9(breaches as f64 / n as f64),
+        breach_ci95: [r9(lo), r9(hi)],
+        pairs: pair_shares(topo, &degraded, n),
+    })
+}
+
+/// Per service × region where it runs: the share of `n` replications in which it was degraded.
+fn pair_shares(topo: &Topology, degraded: &[u64], n: u64) -> Vec<PairSummary> {
+    let nr = topo.regions.len();
+    let mut pairs = Vec::new();
+    for (si, s) in topo.services.iter().enumerate() {
+        for r in 0..nr {
+            if s.present[r] {
+                pairs.push(PairSummary {
+                    service: s.name.clone(),
+                    region: topo.regions[r].clone(),
+                    degraded_share: r9(degraded[si * nr + r] as f64 / n.max(1) as f64),
+                });
+            }
+        }
+    }
+    pairs
 }
 
 /// Writes `summary.json`, `replications.csv` and `services.csv` into `dir`.
@@ -646,6 +729,16 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
             header.push(format!("{}.{col}", g.name));
         }
     }
+    let twins = agg.rows.iter().any(|r| r.twin.is_some());
+    if twins {
+        for f in &topo.flows {
+            header.push(format!("twin.{}.excess_failed", f.name));
+            header.push(format!("twin.{}.excess_p99_ms", f.name));
+        }
+        for col in ["twin.services", "twin.regions", "twin.breach"] {
+            header.push(col.to_string());
+        }
+    }
     w.write_record(&header)?;
     for row in &agg.rows {
         let mut rec = vec![row.index.to_string(), row.events.to_string()];
@@ -687,6 +780,20 @@ fn write_replications(path: &Path, topo: &Topology, scn: &Scenario, agg: &Aggreg
             rec.push(secs(o.fired_ns));
             rec.push(secs(o.mitigated_ns));
             rec.push(r9(o.budget_before).to_string());
+        }
+        if twins {
+            match &row.twin {
+                Some(t) => {
+                    for (f, p99) in t.excess_failed.iter().zip(&t.excess_p99_ns) {
+                        rec.push(f.to_string());
+                        rec.push(ms(*p99 as f64).to_string());
+                    }
+                    rec.push(t.services.to_string());
+                    rec.push(t.regions.to_string());
+                    rec.push((t.breach as u8).to_string());
+                }
+                None => rec.extend(std::iter::repeat_n(String::new(), 2 * topo.flows.len() + 3)),
+            }
         }
         w.write_record(&rec)?;
     }
@@ -964,6 +1071,32 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             100.0 * b.breach_ci95[1],
             100.0 * b.share_affected.mean
         )?;
+        if let Some(c) = &b.counterfactual {
+            writeln!(
+                out,
+                "   against the same replications without the faults: {:+.0} failed requests per replication (p90 {:+.0}), {:.1} services degraded, containment breached in {:.1}%",
+                c.excess_failures.mean,
+                c.excess_failures.p90,
+                c.services.mean,
+                100.0 * c.containment_breach_probability
+            )?;
+        }
+        let attributed: Vec<String> = b
+            .attributed_failures
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {:.1}",
+                    a.fault,
+                    a.failed_requests as f64 / s.replications.max(1) as f64
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "   failed requests whose path met a fault, per replication: {}",
+            attributed.join(", ")
+        )?;
     }
     if s.money.wrong_outputs > 0 || s.money.wrong_caught > 0 {
         writeln!(
@@ -976,14 +1109,15 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         if g.fired == 0 {
             writeln!(out, "   guardrail \"{}\" ({}): never fired", g.name, g.action)?;
         } else {
+            let median = |s: &Option<Spread>| s.as_ref().map_or("-".to_string(), |s| format!("{:.0} s", s.p50));
             writeln!(
                 out,
-                "   guardrail \"{}\" ({}): fired in {:.0}% of replications; detected after {:.0} s, mitigated after {:.0} s (median); {:.2} of the error budget burned first",
+                "   guardrail \"{}\" ({}): fired in {:.0}% of replications; detected after {}, mitigated after {} (median); {:.2} of the error budget burned first",
                 g.name,
                 g.action,
                 100.0 * g.probability,
-                g.time_to_detect_s.p50,
-                g.time_to_mitigate_s.p50,
+                median(&g.time_to_detect_s),
+                median(&g.time_to_mitigate_s),
                 g.budget_burned_before_mitigation.p50
             )?;
         }

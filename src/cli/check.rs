@@ -11,6 +11,7 @@ use super::{
 };
 use crate::config::LoadedScenario;
 use crate::gate::{self, ExperimentCheck, Facts};
+use crate::montecarlo::RunOptions;
 use crate::report;
 
 #[derive(clap::Args, Debug)]
@@ -316,9 +317,7 @@ fn obtain(
     let mut progress = progress_bar(show_progress);
     let (agg, adaptive) = simulate(
         ls,
-        n,
-        seed,
-        threads,
+        RunOptions::first(n, seed, threads),
         args.precision,
         args.max_replications,
         &mut progress,

@@ -237,12 +237,8 @@ impl Replication<'_> {
         if let Action::Scale { service, replicas, .. } = self.scn.guardrails[i].action {
             for r in 0..self.nr {
                 let g = service.index() * self.nr + r;
-                let mut woken = 0;
-                for rep in self.group_first[g]..self.group_first[g + 1] {
-                    if woken < replicas && self.replicas[rep as usize].dormant {
-                        self.wake(rep);
-                        woken += 1;
-                    }
+                for _ in 0..replicas {
+                    self.wake(g);
                 }
             }
         }

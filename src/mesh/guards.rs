@@ -15,6 +15,14 @@
 //! # Bulkhead
 //! At most `max_in_flight` calls of the site per caller replica; a call over
 //! the limit fails at once (to its fallback).
+//!
+//! # What a refusal carries
+//! A try the breaker refuses and a call the bulkhead turns away never reach
+//! a fault, yet a fault is why they were refused. So each guard remembers the
+//! faults behind its state, and a refused call carries them (for the
+//! path-based attribution of failures to faults): a breaker, the faults met
+//! by the failed or slow tries it recorded since it last closed; a bulkhead,
+//! the faults met by the calls that held its permits since it was last idle.
 
 use super::{NONE, Replication};
 use crate::engine::Time;
@@ -36,11 +44,16 @@ struct BreakerState {
     probes_done: u32,
     probe_failures: u32,
     probe_slows: u32,
+    /// Faults met by the failed or slow tries recorded since it last closed.
+    cause: u64,
 }
 
 #[derive(Clone, Debug)]
 struct Guard {
     in_flight: u32,
+    /// Faults met by the calls holding (or that held) permits since the
+    /// bulkhead was last idle.
+    holders_cause: u64,
     breaker: Option<BreakerState>,
     site: u32,
 }
@@ -73,6 +86,7 @@ impl Guards {
                 for _ in 0..replicas {
                     guards.push(Guard {
                         in_flight: 0,
+                        holders_cause: 0,
                         site,
                         breaker: call.breaker.as_ref().map(|b| BreakerState {
                             phase: BreakerPhase::Closed,
@@ -87,6 +101,7 @@ impl Guards {
                             probes_done: 0,
                             probe_failures: 0,
                             probe_slows: 0,
+                            cause: 0,
                         }),
                     });
                 }
@@ -120,7 +135,26 @@ impl Guards {
     }
 
     pub(super) fn release(&mut self, g: u32) {
-        self.guards[g as usize].in_flight -= 1;
+        let guard = &mut self.guards[g as usize];
+        guard.in_flight -= 1;
+        if guard.in_flight == 0 {
+            guard.holders_cause = 0;
+        }
+    }
+
+    /// A call holding a permit met the faults `touched` on its way.
+    pub(super) fn holder_met(&mut self, g: u32, touched: u64) {
+        self.guards[g as usize].holders_cause |= touched;
+    }
+
+    /// The faults behind a full bulkhead (what a call it turns away carries).
+    pub(super) fn bulkhead_cause(&self, g: u32) -> u64 {
+        self.guards[g as usize].holders_cause
+    }
+
+    /// The faults behind a breaker's refusal (what a refused try carries).
+    pub(super) fn breaker_cause(&self, g: u32) -> u64 {
+        self.guards[g as usize].breaker.as_ref().map_or(0, |b| b.cause)
     }
 
     /// At the end of the run: time still open counts up to `now`.
@@ -174,8 +208,9 @@ impl Replication<'_> {
         }
     }
 
-    /// Records a try's outcome in the breaker and moves it if the rates say so.
-    pub(super) fn breaker_record(&mut self, guard: u32, site: u32, ok: bool, duration_ns: u64) {
+    /// Records a try's outcome (and the faults it met) in the breaker and
+    /// moves it if the rates say so.
+    pub(super) fn breaker_record(&mut self, guard: u32, site: u32, ok: bool, duration_ns: u64, touched: u64) {
         let Some(def) = &self.call_def(site).breaker else {
             return;
         };
@@ -184,6 +219,9 @@ impl Replication<'_> {
         };
         let failed = !ok;
         let slow = duration_ns >= def.slow_call_ns;
+        if (failed || slow) && b.phase != BreakerPhase::Open {
+            b.cause |= touched;
+        }
         let trips = |calls: u32, failures: u32, slows: u32| {
             calls > 0
                 && (failures as f64 / calls as f64 >= def.failure_rate
@@ -253,6 +291,7 @@ impl Replication<'_> {
                 b.probe_slows = 0;
             }
             BreakerPhase::Closed => {
+                b.cause = 0;
                 b.ring.iter_mut().for_each(|x| *x = 0);
                 b.pos = 0;
                 b.len = 0;

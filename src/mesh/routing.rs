@@ -79,8 +79,14 @@ impl Replication<'_> {
         }
     }
 
+    /// Replicas of group g in service (dormant ones are not counted).
     pub(super) fn group_len(&self, g: usize) -> u32 {
-        self.group_first[g + 1] - self.group_first[g]
+        self.group_active[g]
+    }
+
+    /// The replicas of group g in service.
+    pub(super) fn group_range(&self, g: usize) -> std::ops::Range<u32> {
+        self.group_first[g]..self.group_first[g] + self.group_active[g]
     }
 
     /// Replicas of group g a call may go to.
@@ -98,7 +104,7 @@ impl Replication<'_> {
         if !healthy_only || self.group_down[g] == 0 {
             return first + k;
         }
-        (first..self.group_first[g + 1])
+        self.group_range(g)
             .filter(|&r| self.replicas[r as usize].routable())
             .nth(k as usize)
             .unwrap_or(first)
@@ -167,13 +173,26 @@ impl Replication<'_> {
     }
 
     /// First checks at a random phase within the interval, then periodic.
+    /// Dormant replicas start theirs when they wake.
     pub(super) fn schedule_health_checks(&mut self) {
         for r in 0..self.replicas.len() as u32 {
             let s = self.replicas[r as usize].group as usize / self.nr;
-            if let Some(hc) = &self.topo.services[s].health_check {
+            if let Some(hc) = &self.topo.services[s].health_check
+                && !self.replicas[r as usize].dormant
+            {
                 let phase = self.rng.resilience.random_range(0..hc.interval_ns.max(1));
                 self.queue.push(phase, Ev::HealthCheck { replica: r });
             }
+        }
+    }
+
+    /// A replica that came up later is checked from one interval after `now`.
+    pub(super) fn start_health_checks(&mut self, r: u32, now: crate::engine::Time) {
+        let s = self.replicas[r as usize].group as usize / self.nr;
+        if let Some(hc) = &self.topo.services[s].health_check
+            && now + hc.interval_ns < self.scn.duration_ns
+        {
+            self.queue.push(now + hc.interval_ns, Ev::HealthCheck { replica: r });
         }
     }
 
@@ -223,7 +242,8 @@ impl Replication<'_> {
         }
         rep.consecutive_errors = 0;
         let n = self.group_len(g);
-        let ejected = (self.group_first[g]..self.group_first[g + 1])
+        let ejected = self
+            .group_range(g)
             .filter(|&x| self.replicas[x as usize].ejected)
             .count();
         let allowed = if od.max_ejection_percent <= 0.0 {

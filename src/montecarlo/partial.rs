@@ -460,6 +460,20 @@ struct RowWire {
     breaker_opens_at: Vec<u32>,
     /// Per guardrail: `[fired_ns, mitigated_ns, budget_before, shed]`.
     guardrails: Vec<(Option<u64>, Option<u64>, Exact64, u64)>,
+    /// Against the counterfactual twin (runs with `--counterfactual`).
+    #[serde(default)]
+    twin: Option<TwinWire>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TwinWire {
+    excess_failed: Vec<i64>,
+    excess_p99_ns: Vec<i64>,
+    pairs: Vec<usize>,
+    services: u32,
+    regions: u32,
+    breach: bool,
 }
 
 fn phase_code(p: BreakerPhase) -> u8 {
@@ -509,6 +523,7 @@ impl From<&ReplicationRow> for RowWire {
             fault_active,
             breaker_opens_at,
             guardrails,
+            twin,
         } = r;
         RowWire {
             index: *index,
@@ -549,6 +564,14 @@ impl From<&ReplicationRow> for RowWire {
                 .iter()
                 .map(|g| (g.fired_ns, g.mitigated_ns, Exact64(g.budget_before), g.shed))
                 .collect(),
+            twin: twin.as_ref().map(|t| TwinWire {
+                excess_failed: t.excess_failed.clone(),
+                excess_p99_ns: t.excess_p99_ns.clone(),
+                pairs: t.pairs.clone(),
+                services: t.services,
+                regions: t.regions,
+                breach: t.breach,
+            }),
         }
     }
 }
@@ -628,6 +651,14 @@ impl TryFrom<RowWire> for ReplicationRow {
                     shed,
                 })
                 .collect(),
+            twin: w.twin.map(|t| crate::observe::TwinOutcome {
+                excess_failed: t.excess_failed,
+                excess_p99_ns: t.excess_p99_ns,
+                pairs: t.pairs,
+                services: t.services,
+                regions: t.regions,
+                breach: t.breach,
+            }),
         })
     }
 }

@@ -522,7 +522,50 @@ fn blast_section(out: &mut String, s: &Summary) {
             .iter()
             .map(|a| vec![esc(&a.fault), int(a.failed_requests)])
             .collect();
-        table(out, &["fault", "failed requests attributed to it"], &rows, 1);
+        table(out, &["fault", "failed requests whose path met it"], &rows, 1);
+    }
+    if let Some(c) = &b.counterfactual {
+        let _ = writeln!(
+            out,
+            "<p>Against the same replications run without the faults ({} twins): what the faults did, \
+             whatever path the damage took. Against the twin, {} services and {} regions were degraded \
+             on average; containment breached in {}.</p>",
+            int(c.replications),
+            (c.services.mean * 100.0).round() / 100.0,
+            (c.regions.mean * 100.0).round() / 100.0,
+            pct(c.containment_breach_probability)
+        );
+        let num = |v: f64| format!("{:+}", (v * 10.0).round() / 10.0);
+        let mut rows = vec![{
+            let x = &c.excess_failures;
+            vec![
+                "all flows: excess failed requests".to_string(),
+                num(x.mean),
+                num(x.p50),
+                num(x.p90),
+                num(x.max),
+            ]
+        }];
+        for f in &c.flows {
+            for (what, x) in [
+                ("excess failed requests", &f.excess_failures),
+                ("excess p99 latency, ms", &f.excess_latency_p99_ms),
+            ] {
+                rows.push(vec![
+                    format!("{}: {what}", esc(&f.flow)),
+                    num(x.mean),
+                    num(x.p50),
+                    num(x.p90),
+                    num(x.max),
+                ]);
+            }
+        }
+        table(
+            out,
+            &["per replication, vs its twin", "mean", "p50", "p90", "max"],
+            &rows,
+            1,
+        );
     }
     out.push_str("</section>\n");
 }

@@ -297,3 +297,159 @@ fn blast_radius_on_a_chain() {
     let names: Vec<&str> = statics.iter().map(|&s| l.topology.services[s].name.as_str()).collect();
     assert_eq!(names, vec!["gw", "a", "b"]);
 }
+
+#[test]
+fn kill_attribution_is_per_replica() {
+    // Issue 16 (random-kill attribution): x has 4 replicas behind round
+    // robin and no health checks, so a call to a dead replica fails and
+    // every other call succeeds. Every failure is the kill's own and no
+    // success met it: failed = touched = attributed, exactly — for a
+    // scheduled kill of one replica (calls to the three survivors are not
+    // touched: about ¼ of the window's 20,000 calls are) and for random
+    // per-replica churn (whose windows overlap, and one replica's restart
+    // must not clear the others' attribution).
+    let x = "replicas = 4\nbalancer = \"round_robin\"";
+    let scheduled =
+        format!("[[faults]]\nname = \"one\"\nkind = \"kill\"\ntarget = {{ service = \"x\" }}\nreplicas = 1\n{WINDOW}");
+    let churn = "[[faults]]\nname = \"churn\"\nkind = \"kill\"\ntarget = { service = \"x\" }\nrandom = { mtbf_s = 20, mttr_s = 10 }\n";
+    for (name, fault) in [("scheduled", scheduled.as_str()), ("churn", churn)] {
+        let l = load(&gw_to_x("\"a\"", x), &scn("{ a = 100, b = 0 }", 500.0, fault));
+        for o in replicate(&l, 5) {
+            let f = &o.recorder.flows[0];
+            assert!(f.failed > 0, "{name}: the kill fails calls");
+            assert_eq!(
+                f.touched, f.failed,
+                "{name}: touched requests are exactly the failed ones"
+            );
+            assert_eq!(
+                o.recorder.attributed[0], f.failed,
+                "{name}: every failure is the kill's"
+            );
+            if name == "scheduled" {
+                let share = f.touched as f64 / 20_000.0;
+                assert!(
+                    (share - 0.25).abs() < 0.03,
+                    "{name}: a quarter of the window's calls, not all: {share}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn attribution_follows_breakers_fallbacks_and_bulkheads() {
+    // Issue 16 (attribution through mitigation paths): gw calls x with a
+    // breaker (opens at 50% failures over 20 calls, stays open 5 s) and
+    // falls back to y, which fails 10% of its calls; x never fails on its
+    // own. An abort fault on x in [100, 300) sends every call to y — first
+    // after x's aborts, then straight from the open breaker — so 10% of the
+    // window's 20,000 requests fail, 2,000 on average, all of them because
+    // of the fault. The breaker's refusals carry the faults that opened it,
+    // and the fallback keeps them: every failure is attributed to the fault.
+    // The same holds for a bulkhead: x slowed by 1 s (latency fault) fills
+    // gw's 20-call bulkhead, and the calls it turns away fall back to y.
+    let topo = |call: &str| {
+        mesh(
+            &flow("gw"),
+            &(svc(
+                "gw",
+                "\"a\"",
+                &format!("service_time = 0\n[[services.calls]]\nto = \"x\"\nfallback = \"y\"\n{call}"),
+            ) + &svc("x", "\"a\"", "service_time = 1")
+                + &svc("y", "\"a\"", "service_time = 1\nerror_rate = 0.1")),
+        )
+    };
+    let breaker = topo(
+        "circuit_breaker = { failure_rate = 0.5, window = 20, min_calls = 20, open_ms = 5000, half_open_calls = 2 }",
+    );
+    let bulkhead = topo("max_in_flight = 20");
+    let abort = format!("[[faults]]\nkind = \"abort\"\ntarget = {{ service = \"x\" }}\n{WINDOW}");
+    let slow = format!("[[faults]]\nkind = \"latency\"\ntarget = {{ service = \"x\" }}\ndelay = 1000\n{WINDOW}");
+    for (name, topo, fault, share_to_y) in [
+        ("breaker", breaker, abort, 1.0),
+        // λ = 100/s, 1 s each: 20 in flight serve 20/s; 80/s go to y.
+        ("bulkhead", bulkhead, slow, 0.8),
+    ] {
+        let l = load(&topo, &scn("{ a = 100, b = 0 }", 500.0, &fault));
+        let outs = replicate(&l, 20);
+        let failed: Vec<f64> = outs.iter().map(|o| o.recorder.flows[0].failed as f64).collect();
+        assert_close(
+            &format!("{name}: failures in the window"),
+            &failed,
+            20_000.0 * share_to_y * 0.1,
+            4.0,
+            0.0,
+        );
+        for o in &outs {
+            assert_eq!(
+                o.recorder.attributed[0], o.recorder.flows[0].failed,
+                "{name}: all attributed"
+            );
+        }
+    }
+}
+
+#[test]
+fn counterfactual_twin_measures_what_the_fault_did() {
+    // Issue 16 (attribution): the twin is the same replication with the
+    // faults off. Case 1, a mitigation path: an abort on x sends every call
+    // of the window to the fallback y (10% errors) through x's open breaker:
+    // 20,000 × 10% = 2,000 excess failures per replication, none in the twin,
+    // and gw, x and y are degraded against it. Case 2, a coincidence: x fails
+    // 5% of calls on its own (y then fails 10% of those) and a harmless 1 ms
+    // delay on x touches every request of the window: path attribution
+    // blames the fault for the ~100 failures it merely met, the twin shows an
+    // excess of 0.
+    let topo = |x: &str| {
+        mesh(
+            &flow("gw"),
+            &(svc(
+                "gw",
+                "\"a\"",
+                "service_time = 0\n[[services.calls]]\nto = \"x\"\nfallback = \"y\"\n\
+                 circuit_breaker = { failure_rate = 0.5, window = 20, min_calls = 20, open_ms = 5000, half_open_calls = 2 }",
+            ) + &svc("x", "\"a\"", &format!("service_time = 1\n{x}"))
+                + &svc("y", "\"a\"", "service_time = 1\nerror_rate = 0.1")),
+        )
+    };
+    let twin_of =
+        |l: &chaoscal::config::LoadedScenario, n: u64| -> Vec<(ReplicationOutput, chaoscal::observe::TwinOutcome)> {
+            replicate(l, n)
+                .into_iter()
+                .map(|o| {
+                    let twin = chaoscal::mesh::run_twin(&l.topology, &l.scenario, l.scenario.seed, o.index);
+                    assert_eq!(twin.fault_windows, o.fault_windows, "the twin draws the same timeline");
+                    let t = o.recorder.versus_twin(&twin.recorder, &l.scenario, 2);
+                    (o, t)
+                })
+                .collect()
+        };
+    let abort = format!("[[faults]]\nkind = \"abort\"\ntarget = {{ service = \"x\" }}\n{WINDOW}");
+    let l = load(&topo(""), &scn("{ a = 100, b = 0 }", 500.0, &abort));
+    let pairs = twin_of(&l, 20);
+    let excess: Vec<f64> = pairs.iter().map(|(_, t)| t.excess_failed_total() as f64).collect();
+    assert_close(
+        "excess failures through the breaker's fallback",
+        &excess,
+        2000.0,
+        4.0,
+        0.0,
+    );
+    for (_, t) in &pairs {
+        let names: Vec<&str> = t
+            .pairs
+            .iter()
+            .map(|g| l.topology.services[g / 2].name.as_str())
+            .collect();
+        assert_eq!(names, vec!["gw", "x", "y"]);
+    }
+
+    let delay = format!("[[faults]]\nkind = \"latency\"\ntarget = {{ service = \"x\" }}\ndelay = 1\n{WINDOW}");
+    let l = load(&topo("error_rate = 0.05"), &scn("{ a = 100, b = 0 }", 500.0, &delay));
+    let pairs = twin_of(&l, 20);
+    let attributed: Vec<f64> = pairs.iter().map(|(o, _)| o.recorder.attributed[0] as f64).collect();
+    let excess: Vec<f64> = pairs.iter().map(|(_, t)| t.excess_failed_total() as f64).collect();
+    // y's 10% of x's 5% fail: 20,000 × 0.005 = 100 in the window, all "met" the delay.
+    assert_close("failures that merely met the delay", &attributed, 100.0, 4.0, 0.0);
+    assert_close("excess failures of a harmless delay", &excess, 0.0, 4.0, 0.0);
+}

@@ -937,3 +937,54 @@ fn merge_refuses_incomplete_or_mismatched_shards() {
     assert!(out.join("sharded/summary.json").is_file());
     assert!(out.join("sharded/report.html").is_file());
 }
+
+#[test]
+fn counterfactual_runs_are_deterministic_across_threads_and_shards() {
+    // `--counterfactual` (each replication beside its faults-off twin) gives
+    // byte-identical outputs on 1 and 2 threads and through 2 shards +
+    // merge; summary.json reports the comparison for every replication and
+    // replications.csv carries its columns.
+    let dir = scratch("gates-twins");
+    let scn = shard_scenario(&dir);
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            s(&scn),
+            "--quiet",
+            "--no-report",
+            "--counterfactual",
+            "--out",
+            s(out),
+        ];
+        args.extend_from_slice(extra);
+        let o = run_cli(&args);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    };
+    run(&dir.join("t1"), &["--threads", "1"]);
+    run(&dir.join("t2"), &["--threads", "2"]);
+    let parts = dir.join("parts");
+    for k in 0..2 {
+        run(&parts, &["--threads", "1", "--shard", &format!("{k}/2")]);
+    }
+    let merged = dir.join("merged");
+    let o = run_cli(&["merge", s(&parts), "--out", s(&merged), "--no-report", "--quiet"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for f in OUTPUTS {
+        let a = std::fs::read(dir.join("t1/sharded").join(f)).unwrap();
+        assert!(
+            a == std::fs::read(dir.join("t2/sharded").join(f)).unwrap(),
+            "{f}: 1 vs 2 threads"
+        );
+        assert!(
+            a == std::fs::read(merged.join("sharded").join(f)).unwrap(),
+            "{f}: shards"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("t1/sharded/summary.json")).unwrap()).unwrap();
+    let c = &summary["blast_radius"]["counterfactual"];
+    assert_eq!(c["replications"], 6, "{c}");
+    assert!(c["excess_failures"]["mean"].is_number());
+    let csv = std::fs::read_to_string(dir.join("t1/sharded/replications.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("twin.checkout.excess_failed"));
+}

@@ -150,3 +150,73 @@ fn scaling_adds_capacity_after_its_provisioning_delay() {
         "one server all along, one from {up}"
     );
 }
+
+#[test]
+fn a_scale_guardrail_that_never_fires_changes_nothing() {
+    // Issue 16 (idle guardrail): replicas a `scale` guardrail holds in
+    // reserve are not in service until it fires, so a guardrail that never
+    // fires leaves every figure exactly as without it — with health checks
+    // (whose phases are drawn per replica), panic routing and outlier
+    // ejection (whose share counts replicas) all in play.
+    //
+    // Case 1: x has 2 replicas behind round robin, health-checked every 2 s
+    // (one failed check marks a replica down); one dies at 100 s for 10 s.
+    // Half the calls hit it until the first check after the kill, a
+    // uniform(0, 2 s) wait: 100/s × ½ × 1 s = 50 failures on average.
+    // Case 2: both of x's replicas die at 100 s; outlier detection may eject
+    // half of the replicas in service, one of two. With the reserve counted
+    // (2 of 5) it ejected both, and panic routing then sent calls to
+    // dormant replicas.
+    let x = |extra: &str| {
+        mesh(
+            &(svc("gw", "\"a\"", "service_time = 0\n[[services.calls]]\nto = \"x\"")
+                + &svc(
+                    "x",
+                    "\"a\"",
+                    &format!("service_time = 1\nbalancer = \"round_robin\"\n{extra}"),
+                )),
+        )
+    };
+    let idle = "[[slos]]\nname = \"never\"\nkind = \"latency\"\nthreshold_ms = 60000\nobjective = 0.5\n\
+        [[guardrails]]\nname = \"idle\"\nwhen = { slo = \"never\", burn_rate = 1.5, window_s = 10 }\ndetect_delay_s = 5\n\
+        action = { kind = \"scale\", service = \"x\", replicas = 3, delay_s = 30 }\n";
+    let kill =
+        "[[faults]]\nkind = \"kill\"\ntarget = { service = \"x\" }\nreplicas = 1\nstart_s = 100\nduration_s = 10\n";
+    let kill_all = "[[faults]]\nkind = \"kill\"\ntarget = { service = \"x\" }\npercent = 100\nstart_s = 100\n";
+    let cases = [
+        (
+            x("replicas = 2\nhealth_check = { interval_ms = 2000, unhealthy_after = 1 }"),
+            kill,
+        ),
+        (
+            x("replicas = 2\noutlier_detection = { consecutive_errors = 5, max_ejection_percent = 50 }"),
+            kill_all,
+        ),
+    ];
+    for (case, (topo, fault)) in cases.iter().enumerate() {
+        let plain = replicate(&load(topo, &scn(100.0, fault)), 20);
+        let guarded = replicate(&load(topo, &scn(100.0, &format!("{fault}{idle}"))), 20);
+        for (p, g) in plain.iter().zip(&guarded) {
+            assert_eq!(g.guardrails[0].fired_ns, None, "case {case}: the guardrail stays idle");
+            // (Compared whole, histograms included; the message stays short.)
+            let failed = |o: &chaoscal::mesh::ReplicationOutput| o.recorder.flows[0].failed;
+            assert!(
+                p.recorder.flows == g.recorder.flows && p.recorder.groups == g.recorder.groups,
+                "case {case}, replication {}: {} failed without the guardrail, {} with it",
+                p.index,
+                failed(p),
+                failed(g)
+            );
+        }
+        if case == 0 {
+            let failed: Vec<f64> = plain.iter().map(|o| o.recorder.flows[0].failed as f64).collect();
+            assert_close(
+                "calls lost to the dead replica before detection",
+                &failed,
+                50.0,
+                4.0,
+                0.0,
+            );
+        }
+    }
+}

@@ -321,7 +321,7 @@ fn html_report_is_well_formed_self_contained_and_shows_every_chart() {
         "<span class=\"verdict violated\">violated</span>",
         "P(containment breach)",
         "(95% interval ",
-        "failed requests attributed to it",
+        "failed requests whose path met it",
         "Flows",
         "Services",
         "Calls and resilience",

@@ -409,3 +409,34 @@ fn timeouts_without_idempotency_charge_twice() {
         .collect();
     assert_close("duplicates prevented per request", &prevented, 0.5, 4.0, 0.0);
 }
+
+#[test]
+fn retry_budget_is_not_charged_for_retries_the_deadline_forbids() {
+    // Issue 16 (retry budget): an always-failing 1 ms callee, call timeout
+    // 15 ms, one retry after a full-jitter wait U(0, 20 ms): the retry fits
+    // before the deadline when the wait is under 14 ms, 70% of the time. A
+    // budget of 0.2 is the binding limit (0.2 < 0.7), so retries per call are
+    // 0.2; the budget refuses the fitting retries beyond it, 0.7 − 0.2 = 0.5
+    // per call. (Charging the budget before the deadline check gave
+    // 0.7 × 0.2 = 0.14 retries per call.)
+    let topo = gw_calls(
+        "timeout_ms = 15\nretry = { attempts = 2, backoff_ms = 20, jitter = \"full\", budget = 0.2 }",
+        "service_time = 1\nerror_rate = 1",
+    );
+    let scn = run_a(500.0, 200.0, "").replace("duration_s = 200", "duration_s = 200\nwarmup_s = 20");
+    let outs = replicate(&load(&topo, &scn), 4);
+    let per_call = |f: &dyn Fn(&chaoscal::observe::SiteStats) -> u64| -> Vec<f64> {
+        outs.iter()
+            .map(|o| f(&o.recorder.sites[0]) as f64 / o.recorder.sites[0].calls as f64)
+            .collect()
+    };
+    // About 90,000 calls a replication: binomial noise on the fits is ~0.002.
+    assert_close("retries per call", &per_call(&|s| s.retries), 0.2, 4.0, 0.005);
+    assert_close(
+        "budget refusals per call",
+        &per_call(&|s| s.budget_denied),
+        0.5,
+        4.0,
+        0.01,
+    );
+}

@@ -274,6 +274,28 @@ pub struct BlastRadius {
     /// Failed requests attributed to each fault, when recorded.
     #[serde(default)]
     pub attributed_failures: Vec<AttributedFailures>,
+    /// Against each replication's faults-off twin (runs with `--counterfactual`).
+    #[serde(default)]
+    pub counterfactual: Option<Counterfactual>,
+}
+
+/// `blast_radius.counterfactual` of `summary.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Counterfactual {
+    pub replications: u64,
+    pub excess_failures: Spread,
+    #[serde(default)]
+    pub flows: Vec<FlowExcess>,
+    pub services: Spread,
+    pub regions: Spread,
+    pub containment_breach_probability: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlowExcess {
+    pub flow: String,
+    pub excess_failures: Spread,
+    pub excess_latency_p99_ms: Spread,
 }
 
 #[derive(Debug, Clone, Deserialize)]
