@@ -7,6 +7,9 @@ set -euo pipefail
 n="${1:?number of shards}"; out="${2:?output folder}"; shift 2
 bin="${CHAOSCAL:-target/release/chaoscal}"
 paths="${CHAOSCAL_PATHS:-scenarios/}"
+# SLURM_ARRAY_TASK_ID, when set (run inside a Slurm array task), wins over
+# JOB_COMPLETION_INDEX: drop it so that every process here gets its own index.
+unset SLURM_ARRAY_TASK_ID
 pids=()
 for ((k = 0; k < n; k++)); do
   JOB_COMPLETION_INDEX=$k "$bin" run $paths --shard "auto/$n" --out "$out/shards" --quiet --threads 1 "$@" &

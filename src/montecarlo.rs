@@ -88,11 +88,24 @@ pub struct Shard {
 pub const MAX_SHARDS: u64 = 100_000;
 
 impl Shard {
-    /// Parses `K/N`; `auto/N` takes K from the environment variable
-    /// `JOB_COMPLETION_INDEX` (set by Kubernetes in an Indexed Job's pods),
-    /// read through `env` so the parse itself is testable.
+    /// Parses `K/N`; `auto/N` takes K from the scheduler's environment,
+    /// read through `env` so the parse itself is testable:
+    /// `SLURM_ARRAY_TASK_ID` (set by Slurm in each task of `sbatch --array`,
+    /// numbered as the range says, so submit `--array=0-(N-1)`) or
+    /// `JOB_COMPLETION_INDEX` (set by Kubernetes in an Indexed Job's pods).
+    ///
+    /// When both are set, `SLURM_ARRAY_TASK_ID` wins. Slurm sets it itself
+    /// for every array task, replacing any inherited value, while `sbatch`
+    /// hands the submitter's whole environment to the job by default
+    /// (`--export=ALL`): a `JOB_COMPLETION_INDEX` seen inside a Slurm task
+    /// came along from wherever the job was submitted and is the same in
+    /// every task. The other way round cannot happen: Kubernetes builds a
+    /// pod's environment from the pod spec only.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
-        let usage = "expected K/N with 0 ≤ K < N (e.g. --shard 0/4), or auto/N to take K from JOB_COMPLETION_INDEX";
+        const SLURM: &str = "SLURM_ARRAY_TASK_ID";
+        const KUBERNETES: &str = "JOB_COMPLETION_INDEX";
+        let usage = "expected K/N with 0 ≤ K < N (e.g. --shard 0/4), or auto/N to take K from \
+                     SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX";
         let (k, n) = text
             .split_once('/')
             .ok_or_else(|| format!("--shard {text:?}: {usage}"))?;
@@ -105,25 +118,37 @@ impl Shard {
         }
         let k = k.trim();
         let (index_text, origin) = if k == "auto" {
-            match env("JOB_COMPLETION_INDEX") {
-                Some(v) => (v, " (from JOB_COMPLETION_INDEX)"),
+            match [SLURM, KUBERNETES]
+                .into_iter()
+                .find_map(|name| env(name).map(|v| (v, name)))
+            {
+                Some((v, name)) => (v, Some(name)),
                 None => {
                     return Err(format!(
-                        "--shard {text:?}: auto needs the environment variable JOB_COMPLETION_INDEX \
-                         (a Kubernetes Indexed Job sets it); or give K explicitly, as in --shard 0/N"
+                        "--shard {text:?}: auto takes K from the environment variable {SLURM} (set in \
+                         each task of a Slurm job array, sbatch --array=0-{last}) or {KUBERNETES} (set in \
+                         the pods of a Kubernetes Indexed Job), and neither is set; or give K explicitly, \
+                         as in --shard 0/{count}",
+                        last = count - 1
                     ));
                 }
             }
         } else {
-            (k.to_string(), "")
+            (k.to_string(), None)
         };
+        let from = origin.map(|name| format!(" (from {name})")).unwrap_or_default();
         let index: u64 = index_text
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {text:?}: K {index_text:?}{origin} is not a whole number; {usage}"))?;
+            .map_err(|_| format!("--shard {text:?}: K {index_text:?}{from} is not a whole number; {usage}"))?;
         if index >= count {
+            let hint = if origin == Some(SLURM) {
+                format!("; submit the array as sbatch --array=0-{}", count - 1)
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "--shard {text:?}: K = {index}{origin} must be below N = {count} (shards are numbered 0..N-1)"
+                "--shard {text:?}: K = {index}{from} must be below N = {count} (shards are numbered 0..N-1){hint}"
             ));
         }
         Ok(Shard { index, count })
@@ -550,16 +575,38 @@ mod tests {
 
     #[test]
     fn shards_parse_and_partition_the_replications() {
-        // K/N and auto/N (from JOB_COMPLETION_INDEX) parse; bad specs are refused;
+        // K/N and auto/N (K from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX, Slurm's
+        // winning when both are set) parse; bad specs are refused, naming the variable;
         // the N shards cover 0..n exactly once, also when N > n.
         let none = |_: &str| None;
+        let only = |name: &'static str, value: &'static str| move |k: &str| (k == name).then(|| value.to_string());
+        let both = |k: &str| match k {
+            "SLURM_ARRAY_TASK_ID" => Some("2".to_string()),
+            "JOB_COMPLETION_INDEX" => Some("0".to_string()),
+            _ => None,
+        };
         assert_eq!(Shard::parse("2/5", none), Ok(Shard { index: 2, count: 5 }));
-        let env = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "3".to_string());
-        assert_eq!(Shard::parse("auto/4", env), Ok(Shard { index: 3, count: 4 }));
+        let kubernetes = only("JOB_COMPLETION_INDEX", "3");
+        assert_eq!(Shard::parse("auto/4", kubernetes), Ok(Shard { index: 3, count: 4 }));
+        let slurm = only("SLURM_ARRAY_TASK_ID", "1");
+        assert_eq!(Shard::parse("auto/4", slurm), Ok(Shard { index: 1, count: 4 }));
+        let slurm_wins = Shard::parse("auto/4", both);
+        assert_eq!(slurm_wins, Ok(Shard { index: 2, count: 4 }));
+        let explicit = Shard::parse("1/4", both);
+        assert_eq!(explicit, Ok(Shard { index: 1, count: 4 }), "an explicit K ignores both");
         for bad in ["5/5", "1", "a/2", "1/0", "-1/2", "auto/3"] {
             assert!(Shard::parse(bad, none).is_err(), "{bad}");
         }
-        assert!(Shard::parse("auto/3", env).is_err(), "index 3 of 3");
+        let neither = Shard::parse("auto/3", none).unwrap_err();
+        assert!(neither.contains("SLURM_ARRAY_TASK_ID"), "{neither}");
+        assert!(neither.contains("JOB_COMPLETION_INDEX"), "{neither}");
+        assert!(Shard::parse("auto/3", kubernetes).is_err(), "index 3 of 3");
+        // sbatch --array=1-4 numbers the tasks from 1: task 4 is refused with the fix.
+        let one_based = Shard::parse("auto/4", only("SLURM_ARRAY_TASK_ID", "4")).unwrap_err();
+        assert!(one_based.contains("K = 4 (from SLURM_ARRAY_TASK_ID)"), "{one_based}");
+        assert!(one_based.contains("--array=0-3"), "{one_based}");
+        let garbage = Shard::parse("auto/4", only("SLURM_ARRAY_TASK_ID", "x")).unwrap_err();
+        assert!(garbage.contains("\"x\" (from SLURM_ARRAY_TASK_ID)"), "{garbage}");
         for (n, count) in [(10, 3), (6, 7), (1, 1), (0, 2)] {
             let mut all: Vec<u64> = (0..count).flat_map(|k| Shard { index: k, count }.indices(n)).collect();
             all.sort_unstable();
