@@ -59,7 +59,7 @@ pub enum Command {
         no_report: bool,
         /// Run one shard of the replications: K/N runs K, K+N, K+2N, … (0 ≤ K < N) and writes
         /// <out>/<experiment>/shard-K-of-N.json for `chaoscal merge`; auto/N takes K from
-        /// JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+        /// SLURM_ARRAY_TASK_ID (a Slurm job array) or JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
         /// Keep adding replications until every SLO's 95% interval half-width is at most this (e.g. 0.01).

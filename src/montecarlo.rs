@@ -73,7 +73,8 @@ impl RunOptions {
 
 /// One shard of a run split across machines: replications `index`,
 /// `index + count`, `index + 2·count`, … (0 ≤ index < count), numbered as
-/// Kubernetes numbers an Indexed Job's pods (`JOB_COMPLETION_INDEX`).
+/// Kubernetes numbers an Indexed Job's pods (`JOB_COMPLETION_INDEX`) and
+/// Slurm the tasks of `sbatch --array=0-(N-1)` (`SLURM_ARRAY_TASK_ID`).
 ///
 /// Strided rather than contiguous blocks so that every shard gets a fair
 /// share of the work whatever the total, and shard K of N runs the same

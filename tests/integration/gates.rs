@@ -919,6 +919,7 @@ fn merge_refuses_incomplete_or_mismatched_shards() {
             s(&auto),
         ])
         .env("JOB_COMPLETION_INDEX", "1")
+        .env_remove("SLURM_ARRAY_TASK_ID")
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -926,6 +927,7 @@ fn merge_refuses_incomplete_or_mismatched_shards() {
     let o = super::common::bin()
         .args(["run", s(&scn), "--shard", "auto/2"])
         .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID")
         .output()
         .unwrap();
     assert_eq!(code(&o), 2);
