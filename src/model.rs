@@ -15,7 +15,7 @@ pub use ids::{FlowId, QueueId, RegionId, ServiceId};
 
 use std::path::PathBuf;
 
-pub use crate::config::raw::{Balancer, FaultKind, Jitter, Locality, OnCatch, SloKind};
+pub use crate::input::raw::{Balancer, FaultKind, Jitter, Locality, OnCatch, SloKind};
 
 /// Nanoseconds per millisecond and per second: simulation time is integer ns.
 pub const NS_PER_MS: f64 = 1e6;
