@@ -10,6 +10,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
+use crate::model::{Balancer, FaultKind, Jitter, Locality, OnCatch, SloKind};
+
 // ---------------------------------------------------------------- distributions
 
 /// The kind of a distribution, `dist = "..."`.
@@ -118,24 +120,6 @@ pub struct RawFlow {
     pub value: Option<RawDist>,
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Balancer {
-    RoundRobin,
-    Random,
-    #[default]
-    LeastOutstanding,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Locality {
-    #[default]
-    PreferLocal,
-    LocalOnly,
-    Any,
-}
-
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealthCheck {
@@ -156,28 +140,11 @@ pub struct RawQuality {
     pub wrong_effect: Option<RawWrongEffect>,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OnCatch {
-    Degrade,
-    Fail,
-}
-
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawValidates {
     pub catches: f64,
     pub on_catch: OnCatch,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Jitter {
-    None,
-    #[default]
-    Full,
-    Equal,
-    Decorrelated,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -373,22 +340,6 @@ pub struct RawWorkload {
     pub surges: Vec<RawSurge>,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    Latency,
-    Abort,
-    Kill,
-    Blackhole,
-    RegionOutage,
-    Partition,
-    PacketLoss,
-    Slowdown,
-    Drift,
-    QueueStall,
-    BadDeploy,
-}
-
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
@@ -421,15 +372,6 @@ pub struct RawFault {
     pub factor: Option<f64>,
     pub wrong_rate: Option<f64>,
     pub wrong_effect: Option<RawWrongEffect>,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SloKind {
-    Availability,
-    Latency,
-    Correctness,
-    Backlog,
 }
 
 #[derive(Clone, Debug, Deserialize)]

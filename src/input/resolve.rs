@@ -797,7 +797,7 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
                     attempts: r.attempts.clamp(1, 100),
                     backoff_ns: (backoff.max(0.0) * NS_PER_MS) as u64,
                     max_backoff_ns: (max_backoff.max(0.0) * NS_PER_MS) as u64,
-                    jitter: r.jitter.unwrap_or_default(),
+                    jitter: r.jitter.unwrap_or(Jitter::Full),
                     budget: r.budget,
                 }
             });
@@ -968,8 +968,8 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
             queue,
             service_time: service_time.unwrap_or(Dist::Const(0.0)),
             error_rate,
-            balancer: s.balancer.unwrap_or_default(),
-            locality: s.locality.unwrap_or_default(),
+            balancer: s.balancer.unwrap_or(Balancer::LeastOutstanding),
+            locality: s.locality.unwrap_or(Locality::PreferLocal),
             health_check,
             rate_limit,
             queue_timeout_ns,
