@@ -182,6 +182,77 @@ impl Source {
     }
 }
 
+/// The problems found while resolving one file (stage two): every check
+/// adds to it and carries on, so a file's problems are reported together.
+pub struct Ctx<'a> {
+    pub src: &'a Source,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(src: &'a Source) -> Self {
+        Ctx { src, diags: Vec::new() }
+    }
+
+    pub fn err(&mut self, path: &KeyPath, msg: impl fmt::Display) {
+        let d = self.src.error(path, msg);
+        self.diags.push(d);
+    }
+
+    pub fn warn(&mut self, path: &KeyPath, msg: impl fmt::Display) {
+        let d = self.src.warning(path, msg);
+        self.diags.push(d);
+    }
+
+    /// A catalog rule broken: `validate` refuses it, `run` only warns.
+    pub fn rule(&mut self, path: &KeyPath, msg: impl fmt::Display) {
+        let mut d = self.src.warning(path, msg);
+        d.severity = Severity::CatalogRule;
+        self.diags.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(|d| d.is_error())
+    }
+
+    /// An error at `path` unless `ok`; returns `ok`.
+    pub fn check(&mut self, path: &KeyPath, ok: bool, msg: impl fmt::Display) -> bool {
+        if !ok {
+            self.err(path, msg);
+        }
+        ok
+    }
+
+    /// Checks a number is finite and within [lo, hi].
+    pub fn in_range(&mut self, path: &KeyPath, v: f64, lo: f64, hi: f64, what: &str) -> bool {
+        if v.is_finite() && v >= lo && v <= hi {
+            true
+        } else {
+            self.err(path, format!("{what} must be between {lo} and {hi}, found {v}"));
+            false
+        }
+    }
+
+    /// A count written as `v` (or `default` when left out), checked within
+    /// [lo, hi]; out of range gives `lo` (the model is discarded anyway).
+    pub fn count_in_range(
+        &mut self,
+        path: &KeyPath,
+        v: Option<i64>,
+        default: i64,
+        lo: i64,
+        hi: i64,
+        what: &str,
+    ) -> u32 {
+        let v = v.unwrap_or(default);
+        if v < lo || v > hi {
+            self.err(path, format!("{what} must be between {lo} and {hi}, found {v}"));
+            return lo.max(0) as u32;
+        }
+        v as u32
+    }
+}
+
 /// 1-based line and character column of a byte offset, with that line's text.
 fn line_col(text: &str, offset: usize) -> (usize, usize, String) {
     let mut offset = offset.min(text.len());
