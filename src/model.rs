@@ -8,17 +8,20 @@
 //! the crate; the defaults applied while building it are listed in one
 //! place, `input/defaults.rs` (and in `docs/format.md`).
 //!
-//! * `topology.rs`: regions, network, flows, services and their calls, queues.
+//! * `topology.rs`: regions, network, flows, services and their calls, queues;
+//!   `kubernetes.rs`: how they map onto namespaces and pod labels.
 //! * `scenario.rs`: run, workload, faults, SLOs, blast radius, guardrails, expectations.
 //! * `dist.rs`: distributions of durations and values; `ids.rs`: newtype ids over indices.
 
 mod dist;
 mod ids;
+mod kubernetes;
 mod scenario;
 mod topology;
 
 pub use dist::Dist;
 pub use ids::{FlowId, QueueId, RegionId, ServiceId};
+pub use kubernetes::{KubernetesMapping, KubernetesMatch, REGION_LABEL};
 pub use scenario::{
     Action, BlastRadius, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Scenario, Slo,
     SloKind, Surge,

@@ -94,6 +94,16 @@ pub const REDELIVER_BACKOFF_MS_NONE: f64 = 0.0;
 /// `redeliver.backoff_ms`.
 pub const REDELIVER_BACKOFF_MS: f64 = 1000.0;
 
+/// `[[services]] kubernetes.labels`: the labels Kubernetes' recommended
+/// practice gives a workload named after the service, so a selector on
+/// either matches.
+pub fn kubernetes_labels(service: &str) -> Vec<(String, String)> {
+    vec![
+        ("app".to_string(), service.to_string()),
+        ("app.kubernetes.io/name".to_string(), service.to_string()),
+    ]
+}
+
 // ---------------------------------------------------------------- scenario
 
 /// `run.warmup_s`: every request counts.

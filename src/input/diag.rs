@@ -91,6 +91,9 @@ impl fmt::Display for Diagnostic {
 pub enum Seg {
     Key(String),
     Index(usize),
+    /// A key the user chose (a namespace, a label key), shown as TOML
+    /// writes it: quoted unless it is a bare key.
+    Quoted(String),
 }
 
 /// A path into a TOML document such as `services[2].calls[0].to`, used to
@@ -110,6 +113,14 @@ impl KeyPath {
         p
     }
 
+    /// This path extended by a key the user chose, shown quoted when TOML
+    /// would quote it (`labels."app.kubernetes.io/name"`).
+    pub fn quoted(&self, key: &str) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Quoted(key.to_string()));
+        p
+    }
+
     /// This path extended by an array index.
     pub fn i(&self, index: usize) -> Self {
         let mut p = self.clone();
@@ -125,6 +136,15 @@ impl fmt::Display for KeyPath {
                 Seg::Key(k) if n == 0 => write!(f, "{k}")?,
                 Seg::Key(k) => write!(f, ".{k}")?,
                 Seg::Index(i) => write!(f, "[{i}]")?,
+                Seg::Quoted(k) => {
+                    let bare = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+                    let dot = if n == 0 { "" } else { "." };
+                    if bare {
+                        write!(f, "{dot}{k}")?
+                    } else {
+                        write!(f, "{dot}{k:?}")?
+                    }
+                }
             }
         }
         Ok(())
@@ -276,7 +296,7 @@ pub fn locate(text: &str, path: &KeyPath) -> Option<Range<usize>> {
     let mut value: Option<&DeValue<'_>> = None;
     for seg in &path.0 {
         match seg {
-            Seg::Key(k) => {
+            Seg::Key(k) | Seg::Quoted(k) => {
                 let t = match (table, value) {
                     (Some(t), _) => t,
                     (None, Some(v)) => v.as_table()?,

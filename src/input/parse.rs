@@ -240,6 +240,7 @@ pub fn parse_topology(src: &Source) -> Result<RawTopology, Vec<Diagnostic>> {
             "flows" => t.flows = de_array(src, v, "flows", &mut diags),
             "services" => t.services = de_array(src, v, "services", &mut diags),
             "queues" => t.queues = de_array(src, v, "queues", &mut diags),
+            "kubernetes" => t.kubernetes = de(src, v, "kubernetes").map_err(|d| diags.push(d)).ok(),
             _ => diags.push(unknown_key(src, key, TOPOLOGY_KEYS)),
         }
     }

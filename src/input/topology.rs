@@ -1,5 +1,5 @@
 //! Resolving a topology file into a [`Topology`]: regions, the network,
-//! flows, services and their calls, queues; then the checks that need the
+//! flows, services and their calls, queues, the Kubernetes mapping; then the checks that need the
 //! whole mesh (synchronous call cycles, flows whose arrivals cannot reach
 //! their entry service).
 //!
@@ -10,6 +10,7 @@
 mod calls;
 mod cycles;
 mod flows;
+mod kubernetes;
 mod network;
 mod queues;
 mod regions;
@@ -33,6 +34,7 @@ pub const TOPOLOGY_KEYS: &[&str] = &[
     "flows",
     "services",
     "queues",
+    "kubernetes",
 ];
 
 /// A topology file as written, section by section.
@@ -45,6 +47,7 @@ pub struct RawTopology {
     pub flows: Vec<flows::RawFlow>,
     pub services: Vec<services::RawService>,
     pub queues: Vec<queues::RawQueue>,
+    pub kubernetes: Option<kubernetes::RawKubernetes>,
 }
 
 /// The most services a topology may declare.
@@ -60,10 +63,11 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
     let (latency, nearest) = network::resolve(&mut cx, &raw.network, &regions, &base_dir);
     let names = Names::declared(&mut cx, raw, regions, base_dir);
     let flows = flows::resolve(&mut cx, &raw.flows, &names);
-    let services = (raw.services.iter().enumerate())
+    let mut services = (raw.services.iter().enumerate())
         .map(|(si, s)| services::resolve(&mut cx, si, s, &names))
         .collect::<Vec<_>>();
     let queues = queues::resolve(&mut cx, &raw.queues, &names);
+    let kubernetes = kubernetes::resolve(&mut cx, raw.kubernetes.as_ref(), &raw.services, &mut services, &names);
     cycles::check(&mut cx, &raw.services, &names);
     if !cx.has_errors() {
         flows::warn_unreachable(&mut cx, &flows, &services, &nearest, &names.regions);
@@ -81,6 +85,7 @@ pub fn resolve_topology(src: &Source, raw: &RawTopology) -> Result<(Topology, Ve
         flows,
         services,
         queues,
+        kubernetes,
     };
     Ok((topo, cx.diags))
 }

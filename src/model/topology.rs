@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Dist, FlowId, QueueId, RegionId, ServiceId};
+use super::{Dist, FlowId, KubernetesMapping, QueueId, RegionId, ServiceId};
 
 /// A mesh: regions, the network between them, request flows and services.
 #[derive(Clone, Debug)]
@@ -23,6 +23,8 @@ pub struct Topology {
     pub flows: Vec<Flow>,
     pub services: Vec<Service>,
     pub queues: Vec<Queue>,
+    /// Namespaces → regions (`[kubernetes]`); see `Topology::services_matching`.
+    pub kubernetes: KubernetesMapping,
 }
 
 impl Topology {
@@ -81,6 +83,9 @@ pub struct Service {
     pub quality: Option<Quality>,
     pub validates: Option<Validates>,
     pub calls: Vec<Call>,
+    /// The pod labels of the service's workloads (`kubernetes.labels`),
+    /// sorted by key.
+    pub kubernetes_labels: Vec<(String, String)>,
     /// `plan[flow]`: the stages this service runs for that flow, in order;
     /// each stage lists the indices of its calls (run in parallel).
     pub plan: Vec<Vec<Vec<u16>>>,

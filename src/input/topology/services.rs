@@ -2,7 +2,7 @@
 //! own work and failures, how callers pick its replicas, its service-level
 //! mechanisms (health checks, rate limit, queue timeout, outlier detection,
 //! AI output quality and validation) and its calls (`calls.rs`); then its
-//! execution plan per flow.
+//! execution plan per flow. Its `kubernetes` labels resolve in `kubernetes.rs`.
 //!
 //! Defaults (`defaults.rs`): `kind = "service"`, `replicas = 1`,
 //! `concurrency = 1`, `queue = 0`, `error_rate = 0`,
@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use super::calls::{self, RawCall};
+use super::kubernetes::RawServiceKubernetes;
 use super::{Names, regions};
 use crate::input::defaults;
 use crate::input::diag::{Ctx, KeyPath};
@@ -45,6 +46,7 @@ pub struct RawService {
     pub validates: Option<RawValidates>,
     #[serde(default)]
     pub calls: Vec<RawCall>,
+    pub kubernetes: Option<RawServiceKubernetes>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -156,6 +158,8 @@ pub fn resolve(cx: &mut Ctx, si: usize, s: &RawService, names: &Names) -> Servic
         quality,
         validates,
         calls,
+        // Set by the Kubernetes section (`kubernetes.rs`), with the namespaces.
+        kubernetes_labels: Vec::new(),
         plan,
     }
 }
