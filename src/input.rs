@@ -15,12 +15,13 @@
 //!    panics on user input.
 //!
 //! Each problem is a located [`Diagnostic`] (`file:line:column`, the line,
-//! a caret), shown compiler-style.
+//! a caret), shown compiler-style. A file with any error yields no model;
+//! warnings and catalog rules come back beside it.
 //!
 //! Where things live: each section of the file format has one module that
 //! holds both its raw shape and its resolver, named after the section —
-//! `topology/{regions,network,flows,services,calls,queues}.rs`, the call
-//! graph check in `topology/cycles.rs`,
+//! `topology/{regions,network,flows,services,calls,queues,kubernetes}.rs`,
+//! the call graph check in `topology/cycles.rs`,
 //! `scenario/{experiment,run,workload,faults,slos,blast,guardrails,rollout,expect}.rs`;
 //! distribution fields in `dist.rs`. Every default applied is in
 //! `defaults.rs` (and in `docs/format.md`). Finding and reading files is

@@ -187,6 +187,27 @@ fn de<T: DeserializeOwned>(src: &Source, v: &Spanned<DeValue<'_>>, what: &str) -
     })
 }
 
+/// Deserialises a table section (`[key]`). Serde would read an array of
+/// tables (`[[key]]`) as a struct's fields by position and complain about
+/// the first field's type, so an array is refused by name instead. (Used by
+/// `[kubernetes]`; the older sections keep serde's message, unchanged.)
+fn de_table<T: DeserializeOwned>(src: &Source, v: &Spanned<DeValue<'_>>, key: &str) -> Result<T, Diagnostic> {
+    if v.get_ref().as_table().is_none() {
+        let found = v.get_ref().type_str();
+        let a = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        return Err(src.at_span(
+            Severity::Error,
+            Some(v.span()),
+            format!("{key}: expected a table ([{key}]), found {a} {found}"),
+        ));
+    }
+    de(src, v, key)
+}
+
 /// Deserialises an array of tables element by element.
 fn de_array<T: DeserializeOwned>(
     src: &Source,
@@ -240,7 +261,7 @@ pub fn parse_topology(src: &Source) -> Result<RawTopology, Vec<Diagnostic>> {
             "flows" => t.flows = de_array(src, v, "flows", &mut diags),
             "services" => t.services = de_array(src, v, "services", &mut diags),
             "queues" => t.queues = de_array(src, v, "queues", &mut diags),
-            "kubernetes" => t.kubernetes = de(src, v, "kubernetes").map_err(|d| diags.push(d)).ok(),
+            "kubernetes" => t.kubernetes = de_table(src, v, "kubernetes").map_err(|d| diags.push(d)).ok(),
             _ => diags.push(unknown_key(src, key, TOPOLOGY_KEYS)),
         }
     }

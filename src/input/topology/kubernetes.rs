@@ -314,5 +314,12 @@ mod tests {
         assert!(e.contains("unknown field `namespace`, expected `namespaces`"), "{e}");
         let e = error(&topology("", "kubernetes = { label = { app = \"x\" } }"));
         assert!(e.contains("unknown field `label`, expected `labels`"), "{e}");
+        // An array of tables is not the mapping's shape.
+        let text = topology("[[kubernetes]]\nnamespaces = {}", "");
+        let e = error(&text);
+        assert!(
+            e.ends_with("kubernetes: expected a table ([kubernetes]), found an array"),
+            "{e}"
+        );
     }
 }
