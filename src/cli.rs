@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{self, Diagnostic, FileKind, LoadedScenario, Loader, Severity};
+use crate::input::{self, Diagnostic, FileKind, LoadedScenario, Loader, Severity};
 use crate::montecarlo::{
     AdaptiveOptions, AdaptiveOutcome, Aggregate, RunOptions, Shard, partial, run_adaptive, run_scenario,
 };
@@ -173,18 +173,18 @@ fn default_threads() -> usize {
 /// Loads every scenario under `paths`. Topology files met while walking a
 /// folder are skipped; a topology named explicitly is an error.
 fn load_scenarios(paths: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<Diagnostic>) {
-    let (files, mut diags) = config::collect_toml(paths);
+    let (files, mut diags) = input::collect_toml(paths);
     let mut loader = Loader::new();
     let mut loaded = Vec::new();
     for f in &files {
-        let src = match config::read_source(f) {
+        let src = match input::read_source(f) {
             Ok(s) => s,
             Err(d) => {
                 diags.push(d);
                 continue;
             }
         };
-        match config::file_kind(&src) {
+        match input::file_kind(&src) {
             Ok(FileKind::Scenario) => {
                 if let Some(s) = loader.scenario(f) {
                     loaded.push(s);
@@ -220,17 +220,17 @@ fn load_scenarios(paths: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<Diagnostic>) {
 }
 
 fn cmd_validate(paths: &[PathBuf]) -> i32 {
-    let (files, mut diags) = config::collect_toml(paths);
+    let (files, mut diags) = input::collect_toml(paths);
     let mut loader = Loader::new();
     for f in &files {
-        let src = match config::read_source(f) {
+        let src = match input::read_source(f) {
             Ok(s) => s,
             Err(d) => {
                 diags.push(d);
                 continue;
             }
         };
-        match config::file_kind(&src) {
+        match input::file_kind(&src) {
             Ok(FileKind::Scenario) => {
                 loader.scenario(f);
             }
@@ -690,7 +690,7 @@ pub fn peer_model(model: &str, arrivals: u64) -> Option<(String, String)> {
 fn cmd_bench(model: &str, arrivals: u64, replications: u64, threads: Option<usize>) -> i32 {
     let loaded = match peer_model(model, arrivals) {
         Some((t, s)) => {
-            match config::scenario_from_str(Path::new("bench-topology.toml"), &t, Path::new("bench.toml"), &s) {
+            match input::scenario_from_str(Path::new("bench-topology.toml"), &t, Path::new("bench.toml"), &s) {
                 Ok((l, _)) => l,
                 Err(d) => {
                     print_diagnostics(&d);

@@ -2,9 +2,9 @@
 
 pub mod chaos;
 pub mod cli;
-pub mod config;
 pub mod engine;
 pub mod gate;
+pub mod input;
 pub mod mesh;
 pub mod model;
 pub mod montecarlo;

@@ -11,7 +11,7 @@
 //! `faults.<name or index>.duration_s`, `run.duration_s`, … plus
 //! `workload.multiplier`, which scales every arrival rate. Each grid point
 //! edits the parsed TOML tables and loads them like files
-//! ([`crate::config::scenario_from_str`]), so every range and reference
+//! ([`crate::input::scenario_from_str`]), so every range and reference
 //! check of the loader applies to swept values too.
 
 pub mod chart;

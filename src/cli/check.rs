@@ -9,8 +9,8 @@ use super::{
     DEFAULT_MAX_REPLICATIONS, adaptive_line, check_precision, dedup, default_threads, load_scenarios,
     print_diagnostics, progress_bar, simulate,
 };
-use crate::config::LoadedScenario;
 use crate::gate::{self, ExperimentCheck, Facts};
+use crate::input::LoadedScenario;
 use crate::montecarlo::RunOptions;
 use crate::report;
 

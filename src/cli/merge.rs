@@ -38,7 +38,7 @@ fn collect_parts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<String>> {
                     .and_then(|n| n.to_str())
                     .is_some_and(partial::is_partial_name)
             };
-            crate::config::walk_files(p, &is_part, &mut found);
+            crate::input::walk_files(p, &is_part, &mut found);
             if found.is_empty() {
                 errors.push(format!(
                     "{}: no shard files (shard-K-of-N.json) in this folder",

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::{dedup, default_threads, load_scenarios, print_diagnostics, progress_bar};
-use crate::config;
+use crate::input;
 use crate::montecarlo::{RunOptions, partial, run_scenario, smallest_n, wilson95};
 use crate::report;
 use crate::sweep::{self, Axis, Inputs, Point};
@@ -144,7 +144,7 @@ pub fn cmd_sweep(args: &SweepArgs) -> i32 {
                 return 2;
             }
         };
-        let ls = match config::scenario_from_str(&base.topology.path, &t, &base.scenario.path, &s) {
+        let ls = match input::scenario_from_str(&base.topology.path, &t, &base.scenario.path, &s) {
             Ok((l, _)) => l,
             Err(d) => {
                 eprintln!("error: at {at} the scenario does not load (the file text below is the edited one):");

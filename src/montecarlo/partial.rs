@@ -22,7 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Aggregate, ReplicationRow, Shard};
 use crate::chaos::FaultWindow;
-use crate::config::{self, LoadedScenario};
+use crate::input::{self, LoadedScenario};
 use crate::model::{Scenario, Topology};
 use crate::observe::{
     BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, Histogram, QueueStats, SiteStats, SloOutcome,
@@ -229,7 +229,7 @@ pub fn merge(parts: Vec<(PathBuf, PartialFile)>) -> Result<(LoadedScenario, Aggr
     if !errors.is_empty() {
         return Err(errors);
     }
-    let loaded = match config::scenario_from_str(
+    let loaded = match input::scenario_from_str(
         &first.topology_path,
         &first.topology_text,
         &first.scenario_path,

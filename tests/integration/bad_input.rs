@@ -10,7 +10,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use chaoscal::config::{Diagnostic, Loader, load_topology, scenario_from_str};
+use chaoscal::input::{Diagnostic, Loader, load_topology, scenario_from_str};
 use proptest::prelude::*;
 
 use super::common::{bin, run_cli, scratch};

@@ -413,7 +413,7 @@ fn counterfactual_twin_measures_what_the_fault_did() {
         )
     };
     let twin_of =
-        |l: &chaoscal::config::LoadedScenario, n: u64| -> Vec<(ReplicationOutput, chaoscal::observe::TwinOutcome)> {
+        |l: &chaoscal::input::LoadedScenario, n: u64| -> Vec<(ReplicationOutput, chaoscal::observe::TwinOutcome)> {
             replicate(l, n)
                 .into_iter()
                 .map(|o| {

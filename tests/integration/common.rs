@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use chaoscal::config::{LoadedScenario, scenario_from_str};
+use chaoscal::input::{LoadedScenario, scenario_from_str};
 use chaoscal::mesh::{ReplicationOutput, run_replication};
 
 /// Loads a scenario written inline against an inline topology; panics with

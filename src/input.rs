@@ -1,22 +1,48 @@
-//! Reading the user's files: raw serde structs, then the validated model.
+//! The input layer: the user's topology and scenario files, read into the
+//! resolved model (`crate::model`). The first stage of the pipeline; the
+//! model knows nothing of it.
 //!
-//! Loading runs in two stages, as ripgrep's config reader does: `parse`
-//! reads each section of a file on its own (syntax and shape), then
-//! `resolve` turns names into ids and checks ranges and references. Each
-//! stage reports every problem it finds as a located [`Diagnostic`].
+//! Loading runs in two stages, as ripgrep's config reader does:
+//!
+//! 1. **Parse** (`parse.rs`): only what the user wrote. The TOML syntax,
+//!    then each section on its own through its `Raw*` serde structs, which
+//!    deny unknown keys. Every malformed section is reported, with the span
+//!    of the offending key or value.
+//! 2. **Resolve** (`topology.rs`, `scenario.rs` and a module per section
+//!    under them): names become ids, ranges are enforced, defaults applied,
+//!    references and the call graph cross-checked. Every problem is
+//!    collected (`diag::Ctx`), never just the first, and nothing here
+//!    panics on user input.
+//!
+//! Each problem is a located [`Diagnostic`] (`file:line:column`, the line,
+//! a caret), shown compiler-style. A file with any error yields no model;
+//! warnings and catalog rules come back beside it.
+//!
+//! Where things live: each section of the file format has one module that
+//! holds both its raw shape and its resolver, named after the section —
+//! `topology/{regions,network,flows,services,calls,queues,kubernetes}.rs`,
+//! the call graph check in `topology/cycles.rs`,
+//! `scenario/{experiment,run,workload,faults,slos,blast,guardrails,rollout,expect}.rs`;
+//! distribution fields in `dist.rs`. Every default applied is in
+//! `defaults.rs` (and in `docs/format.md`). Finding and reading files is
+//! `files.rs`.
 
+mod defaults;
 pub mod diag;
+mod dist;
+mod files;
 mod parse;
-pub mod raw;
-mod resolve;
 mod scenario;
+mod topology;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use diag::{Diagnostic, KeyPath, Severity, Source};
-pub use parse::{FileKind, file_kind, read_source};
+use files::normalize;
+pub use files::{collect_toml, read_source, walk_files};
+pub use parse::{FileKind, file_kind};
 pub use scenario::SIMULATED_FAULTS;
 
 use crate::model::{Scenario, Topology};
@@ -32,7 +58,7 @@ pub fn load_topology(path: &Path) -> Result<(Topology, Vec<Diagnostic>), Vec<Dia
         )]);
     }
     let raw = parse::parse_topology(&src)?;
-    resolve::resolve_topology(&src, &raw)
+    topology::resolve_topology(&src, &raw)
 }
 
 /// A scenario ready to run, with the topology it runs against.
@@ -148,7 +174,7 @@ pub fn scenario_from_str(
 ) -> Result<(LoadedScenario, Vec<Diagnostic>), Vec<Diagnostic>> {
     let tsrc = Source::new(topology_path, topology);
     let raw = parse::parse_topology(&tsrc)?;
-    let (topo, mut warnings) = resolve::resolve_topology(&tsrc, &raw)?;
+    let (topo, mut warnings) = topology::resolve_topology(&tsrc, &raw)?;
     let ssrc = Source::new(scenario_path, scenario);
     let raw = parse::parse_scenario(&ssrc)?;
     let (scn, w) = scenario::resolve_scenario(&ssrc, &raw, &topo)?;
@@ -160,52 +186,4 @@ pub fn scenario_from_str(
         },
         warnings,
     ))
-}
-
-/// A path without `.` and `..` segments, for recognising the same file.
-fn normalize(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// The `.toml` files named by `paths`: files as given, folders searched
-/// recursively, in sorted order. A path that does not exist is a diagnostic.
-pub fn collect_toml(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
-    let mut files = Vec::new();
-    let mut diags = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            walk_files(p, &|f| f.extension().is_some_and(|x| x == "toml"), &mut found);
-            found.sort();
-            if found.is_empty() {
-                diags.push(Diagnostic::file_error(p, "no .toml files in this folder"));
-            }
-            files.extend(found);
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            diags.push(Diagnostic::file_error(p, "file not found"));
-        }
-    }
-    (files, diags)
-}
-
-/// Files under `dir` (16 levels deep at most, so a symlink loop ends) that
-/// `keep` accepts, in the order the file system lists them.
-pub fn walk_files(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
-    fn go(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>, depth: usize) {
-        if depth > 16 {
-            return;
-        }
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                go(&p, keep, out, depth + 1);
-            } else if keep(&p) {
-                out.push(p);
-            }
-        }
-    }
-    go(dir, keep, out, 0)
 }

@@ -91,6 +91,9 @@ impl fmt::Display for Diagnostic {
 pub enum Seg {
     Key(String),
     Index(usize),
+    /// A key the user chose (a namespace, a label key), shown as TOML
+    /// writes it: quoted unless it is a bare key.
+    Quoted(String),
 }
 
 /// A path into a TOML document such as `services[2].calls[0].to`, used to
@@ -110,6 +113,14 @@ impl KeyPath {
         p
     }
 
+    /// This path extended by a key the user chose, shown quoted when TOML
+    /// would quote it (`labels."app.kubernetes.io/name"`).
+    pub fn quoted(&self, key: &str) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Quoted(key.to_string()));
+        p
+    }
+
     /// This path extended by an array index.
     pub fn i(&self, index: usize) -> Self {
         let mut p = self.clone();
@@ -125,6 +136,15 @@ impl fmt::Display for KeyPath {
                 Seg::Key(k) if n == 0 => write!(f, "{k}")?,
                 Seg::Key(k) => write!(f, ".{k}")?,
                 Seg::Index(i) => write!(f, "[{i}]")?,
+                Seg::Quoted(k) => {
+                    let bare = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+                    let dot = if n == 0 { "" } else { "." };
+                    if bare {
+                        write!(f, "{dot}{k}")?
+                    } else {
+                        write!(f, "{dot}{k:?}")?
+                    }
+                }
             }
         }
         Ok(())
@@ -182,6 +202,77 @@ impl Source {
     }
 }
 
+/// The problems found while resolving one file (stage two): every check
+/// adds to it and carries on, so a file's problems are reported together.
+pub struct Ctx<'a> {
+    pub src: &'a Source,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(src: &'a Source) -> Self {
+        Ctx { src, diags: Vec::new() }
+    }
+
+    pub fn err(&mut self, path: &KeyPath, msg: impl fmt::Display) {
+        let d = self.src.error(path, msg);
+        self.diags.push(d);
+    }
+
+    pub fn warn(&mut self, path: &KeyPath, msg: impl fmt::Display) {
+        let d = self.src.warning(path, msg);
+        self.diags.push(d);
+    }
+
+    /// A catalog rule broken: `validate` refuses it, `run` only warns.
+    pub fn rule(&mut self, path: &KeyPath, msg: impl fmt::Display) {
+        let mut d = self.src.warning(path, msg);
+        d.severity = Severity::CatalogRule;
+        self.diags.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(|d| d.is_error())
+    }
+
+    /// An error at `path` unless `ok`; returns `ok`.
+    pub fn check(&mut self, path: &KeyPath, ok: bool, msg: impl fmt::Display) -> bool {
+        if !ok {
+            self.err(path, msg);
+        }
+        ok
+    }
+
+    /// Checks a number is finite and within [lo, hi].
+    pub fn in_range(&mut self, path: &KeyPath, v: f64, lo: f64, hi: f64, what: &str) -> bool {
+        if v.is_finite() && v >= lo && v <= hi {
+            true
+        } else {
+            self.err(path, format!("{what} must be between {lo} and {hi}, found {v}"));
+            false
+        }
+    }
+
+    /// A count written as `v` (or `default` when left out), checked within
+    /// [lo, hi]; out of range gives `lo` (the model is discarded anyway).
+    pub fn count_in_range(
+        &mut self,
+        path: &KeyPath,
+        v: Option<i64>,
+        default: i64,
+        lo: i64,
+        hi: i64,
+        what: &str,
+    ) -> u32 {
+        let v = v.unwrap_or(default);
+        if v < lo || v > hi {
+            self.err(path, format!("{what} must be between {lo} and {hi}, found {v}"));
+            return lo.max(0) as u32;
+        }
+        v as u32
+    }
+}
+
 /// 1-based line and character column of a byte offset, with that line's text.
 fn line_col(text: &str, offset: usize) -> (usize, usize, String) {
     let mut offset = offset.min(text.len());
@@ -205,7 +296,7 @@ pub fn locate(text: &str, path: &KeyPath) -> Option<Range<usize>> {
     let mut value: Option<&DeValue<'_>> = None;
     for seg in &path.0 {
         match seg {
-            Seg::Key(k) => {
+            Seg::Key(k) | Seg::Quoted(k) => {
                 let t = match (table, value) {
                     (Some(t), _) => t,
                     (None, Some(v)) => v.as_table()?,

@@ -1,40 +1,24 @@
 //! Stage one: from text to raw structs, each section read on its own so that
 //! every malformed section is reported, not only the first.
+//!
+//! Only what the user wrote is parsed here: TOML syntax, then each
+//! section's shape through its `Raw*` serde structs (which deny unknown
+//! keys). Serde's messages are reworded in the user's terms and located at
+//! the offending key or value. Nothing is resolved or range-checked yet.
 
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diag::{Diagnostic, Severity, Source};
-use super::raw::*;
+use super::scenario::{RawScenario, SCENARIO_KEYS};
+use super::topology::{RawTopology, TOPOLOGY_KEYS};
 
 /// What a TOML file in a catalog is, from its top-level keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
     Scenario,
     Topology,
-}
-
-/// Reads a file's bytes as a [`Source`]; missing, unreadable and non-UTF-8
-/// files become diagnostics.
-pub fn read_source(path: &std::path::Path) -> Result<Source, Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            _ => format!("cannot read file: {e}"),
-        };
-        Diagnostic::file_error(path, what)
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Diagnostic::file_error(
-            path,
-            format!(
-                "not a UTF-8 text file (invalid byte at offset {}); expected a TOML file",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
-    Ok(Source::new(path, text))
 }
 
 /// The most syntax errors shown for one file: after the first few, the
@@ -203,6 +187,27 @@ fn de<T: DeserializeOwned>(src: &Source, v: &Spanned<DeValue<'_>>, what: &str) -
     })
 }
 
+/// Deserialises a table section (`[key]`). Serde would read an array of
+/// tables (`[[key]]`) as a struct's fields by position and complain about
+/// the first field's type, so an array is refused by name instead. (Used by
+/// `[kubernetes]`; the older sections keep serde's message, unchanged.)
+fn de_table<T: DeserializeOwned>(src: &Source, v: &Spanned<DeValue<'_>>, key: &str) -> Result<T, Diagnostic> {
+    if v.get_ref().as_table().is_none() {
+        let found = v.get_ref().type_str();
+        let a = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        return Err(src.at_span(
+            Severity::Error,
+            Some(v.span()),
+            format!("{key}: expected a table ([{key}]), found {a} {found}"),
+        ));
+    }
+    de(src, v, key)
+}
+
 /// Deserialises an array of tables element by element.
 fn de_array<T: DeserializeOwned>(
     src: &Source,
@@ -256,6 +261,7 @@ pub fn parse_topology(src: &Source) -> Result<RawTopology, Vec<Diagnostic>> {
             "flows" => t.flows = de_array(src, v, "flows", &mut diags),
             "services" => t.services = de_array(src, v, "services", &mut diags),
             "queues" => t.queues = de_array(src, v, "queues", &mut diags),
+            "kubernetes" => t.kubernetes = de_table(src, v, "kubernetes").map_err(|d| diags.push(d)).ok(),
             _ => diags.push(unknown_key(src, key, TOPOLOGY_KEYS)),
         }
     }
