@@ -326,49 +326,7 @@ pub struct Replication<'a> {
 impl<'a> Replication<'a> {
     pub fn new(topo: &'a Topology, scn: &'a Scenario, seed: u64, index: u64) -> Self {
         let nr = topo.regions.len();
-        let mut replicas = Vec::new();
-        let mut group_first = Vec::with_capacity(topo.services.len() * nr + 1);
-        // Replicas a `scale` guardrail may add wait dormant in their group.
-        let mut reserve = vec![0u32; topo.services.len()];
-        for g in &scn.guardrails {
-            if let Action::Scale { service, replicas, .. } = g.action {
-                reserve[service.index()] += replicas;
-            }
-        }
-        // Dormant replicas are outside their group until they wake: no
-        // routing (panic mode included), ejection share or random kill sees
-        // them, so a guardrail that never fires changes nothing.
-        let mut group_active = Vec::with_capacity(topo.services.len() * nr);
-        for (si, s) in topo.services.iter().enumerate() {
-            for r in 0..nr {
-                group_first.push(replicas.len() as u32);
-                group_active.push(if s.present[r] { s.replicas } else { 0 });
-                if s.present[r] {
-                    for k in 0..s.replicas + reserve[si] {
-                        let dormant = k >= s.replicas;
-                        replicas.push(Replica {
-                            group: (si * nr + r) as u32,
-                            region: r as u16,
-                            alive: !dormant,
-                            busy: 0,
-                            servers: s.concurrency,
-                            queue_cap: s.queue,
-                            queue: VecDeque::new(),
-                            busy_since: 0,
-                            busy_ns: 0,
-                            believed: !dormant,
-                            hc_fails: 0,
-                            ejected: false,
-                            outlier: OutlierState::default(),
-                            bucket: s.rate_limit.as_ref().map(TokenBucket::full),
-                            dormant,
-                            activated_at: if dormant { Time::MAX } else { 0 },
-                        });
-                    }
-                }
-            }
-        }
-        group_first.push(replicas.len() as u32);
+        let (replicas, group_first, group_active) = build_replicas(topo, scn);
         let group_down = vec![0; group_active.len()];
         let mut site_first = Vec::with_capacity(topo.services.len());
         let mut sites = 0u32;
@@ -578,6 +536,57 @@ impl<'a> Replication<'a> {
         }
         self.unfinished_messages();
     }
+}
+
+/// Every replica of every service × region group, in group order; the first
+/// replica of each group (and one past the last); and how many of each group
+/// are in service. Replicas a `scale` guardrail may add wait dormant at the
+/// end of their group, outside it until they wake: no routing (panic mode
+/// included), ejection share or random kill sees them, so a guardrail that
+/// never fires changes nothing.
+fn build_replicas(topo: &Topology, scn: &Scenario) -> (Vec<Replica>, Vec<u32>, Vec<u32>) {
+    let nr = topo.regions.len();
+    let mut reserve = vec![0u32; topo.services.len()];
+    for g in &scn.guardrails {
+        if let Action::Scale { service, replicas, .. } = g.action {
+            reserve[service.index()] += replicas;
+        }
+    }
+    let mut replicas = Vec::new();
+    let mut group_first = Vec::with_capacity(topo.services.len() * nr + 1);
+    let mut group_active = Vec::with_capacity(topo.services.len() * nr);
+    for (si, s) in topo.services.iter().enumerate() {
+        for r in 0..nr {
+            group_first.push(replicas.len() as u32);
+            group_active.push(if s.present[r] { s.replicas } else { 0 });
+            if !s.present[r] {
+                continue;
+            }
+            for k in 0..s.replicas + reserve[si] {
+                let dormant = k >= s.replicas;
+                replicas.push(Replica {
+                    group: (si * nr + r) as u32,
+                    region: r as u16,
+                    alive: !dormant,
+                    busy: 0,
+                    servers: s.concurrency,
+                    queue_cap: s.queue,
+                    queue: VecDeque::new(),
+                    busy_since: 0,
+                    busy_ns: 0,
+                    believed: !dormant,
+                    hc_fails: 0,
+                    ejected: false,
+                    outlier: OutlierState::default(),
+                    bucket: s.rate_limit.as_ref().map(TokenBucket::full),
+                    dormant,
+                    activated_at: if dormant { Time::MAX } else { 0 },
+                });
+            }
+        }
+    }
+    group_first.push(replicas.len() as u32);
+    (replicas, group_first, group_active)
 }
 
 /// Runs replication `index` of a scenario.
