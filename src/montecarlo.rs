@@ -2,7 +2,7 @@
 //!
 //! # Determinism contract
 //! Replication `i` draws only from ChaCha streams keyed by (seed, subsystem)
-//! on stream `i` (see [`crate::mesh::Streams`]), so it gives the same result
+//! on stream `i` (see [`crate::sim::Streams`]), so it gives the same result
 //! whatever else runs and however many replications there are. Replications
 //! run in parallel (rayon, over replications only) in chunks; each chunk is
 //! collected in index order and folded into the aggregate serially. Every
@@ -23,13 +23,13 @@ pub mod partial;
 
 use rayon::prelude::*;
 
-use crate::chaos::FaultWindow;
-use crate::mesh::{ReplicationOutput, run_replication, run_twin};
 use crate::model::{Scenario, Topology};
 use crate::observe::{
     BUCKET_NS, BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome,
     TwinOutcome,
 };
+use crate::sim::FaultWindow;
+use crate::sim::{ReplicationOutput, run_replication, run_twin};
 
 /// How to run a scenario's replications.
 #[derive(Clone, Debug)]
@@ -40,7 +40,7 @@ pub struct RunOptions {
     /// Worker threads (at least 1).
     pub threads: usize,
     /// Also run each replication's counterfactual twin (faults off; see
-    /// [`crate::mesh::run_twin`]): twice the cost.
+    /// [`crate::sim::run_twin`]): twice the cost.
     pub counterfactual: bool,
 }
 
@@ -190,7 +190,7 @@ pub struct ReplicationRow {
     /// Per time bucket: breaker openings.
     pub breaker_opens_at: Vec<u32>,
     /// What each guardrail did.
-    pub guardrails: Vec<crate::mesh::GuardOutcome>,
+    pub guardrails: Vec<crate::sim::GuardOutcome>,
     /// Against the counterfactual twin, when the run had twins.
     pub twin: Option<TwinOutcome>,
 }

@@ -21,12 +21,12 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Aggregate, ReplicationRow, Shard};
-use crate::chaos::FaultWindow;
 use crate::input::{self, LoadedScenario};
 use crate::model::{Scenario, Topology};
 use crate::observe::{
     BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, Histogram, QueueStats, SiteStats, SloOutcome,
 };
+use crate::sim::FaultWindow;
 
 /// The `format` field of a partial-result file.
 pub const FORMAT: &str = "chaoscal-partial/1";
@@ -644,7 +644,7 @@ impl TryFrom<RowWire> for ReplicationRow {
             guardrails: w
                 .guardrails
                 .into_iter()
-                .map(|(fired_ns, mitigated_ns, budget, shed)| crate::mesh::GuardOutcome {
+                .map(|(fired_ns, mitigated_ns, budget, shed)| crate::sim::GuardOutcome {
                     fired_ns,
                     mitigated_ns,
                     budget_before: budget.0,

@@ -5,7 +5,7 @@
 //! window fails w/H = 40% of requests.
 
 use super::common::*;
-use chaoscal::mesh::ReplicationOutput;
+use chaoscal::sim::ReplicationOutput;
 
 const WINDOW: &str = "start_s = 100\nduration_s = 200\n";
 
@@ -417,7 +417,7 @@ fn counterfactual_twin_measures_what_the_fault_did() {
             replicate(l, n)
                 .into_iter()
                 .map(|o| {
-                    let twin = chaoscal::mesh::run_twin(&l.topology, &l.scenario, l.scenario.seed, o.index);
+                    let twin = chaoscal::sim::run_twin(&l.topology, &l.scenario, l.scenario.seed, o.index);
                     assert_eq!(twin.fault_windows, o.fault_windows, "the twin draws the same timeline");
                     let t = o.recorder.versus_twin(&twin.recorder, &l.scenario, 2);
                     (o, t)

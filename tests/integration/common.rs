@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chaoscal::input::{LoadedScenario, scenario_from_str};
-use chaoscal::mesh::{ReplicationOutput, run_replication};
+use chaoscal::sim::{ReplicationOutput, run_replication};
 
 /// Loads a scenario written inline against an inline topology; panics with
 /// the diagnostics if the texts are wrong (a broken test, not a user error).

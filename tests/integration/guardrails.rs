@@ -199,7 +199,7 @@ fn a_scale_guardrail_that_never_fires_changes_nothing() {
         for (p, g) in plain.iter().zip(&guarded) {
             assert_eq!(g.guardrails[0].fired_ns, None, "case {case}: the guardrail stays idle");
             // (Compared whole, histograms included; the message stays short.)
-            let failed = |o: &chaoscal::mesh::ReplicationOutput| o.recorder.flows[0].failed;
+            let failed = |o: &chaoscal::sim::ReplicationOutput| o.recorder.flows[0].failed;
             assert!(
                 p.recorder.flows == g.recorder.flows && p.recorder.groups == g.recorder.groups,
                 "case {case}, replication {}: {} failed without the guardrail, {} with it",

@@ -25,12 +25,12 @@ fn erlang_c(c: u32, a: f64) -> f64 {
 }
 
 /// Per-replication mean latency of the flow (sojourn), in ms.
-fn sojourn_ms(outs: &[chaoscal::mesh::ReplicationOutput]) -> Vec<f64> {
+fn sojourn_ms(outs: &[chaoscal::sim::ReplicationOutput]) -> Vec<f64> {
     outs.iter().map(|o| o.recorder.flows[0].latency.mean() / 1e6).collect()
 }
 
 /// Per-replication mean waiting time at the station, in ms.
-fn wait_ms(outs: &[chaoscal::mesh::ReplicationOutput]) -> Vec<f64> {
+fn wait_ms(outs: &[chaoscal::sim::ReplicationOutput]) -> Vec<f64> {
     outs.iter()
         .map(|o| o.recorder.groups[0].queue_wait.mean() / 1e6)
         .collect()

@@ -37,7 +37,7 @@ fn gw_calls(call: &str, x: &str) -> String {
     )
 }
 
-fn flow(o: &chaoscal::mesh::ReplicationOutput) -> &chaoscal::observe::FlowStats {
+fn flow(o: &chaoscal::sim::ReplicationOutput) -> &chaoscal::observe::FlowStats {
     &o.recorder.flows[0]
 }
 

@@ -1,10 +1,25 @@
-//! The clock and the event queue. It knows nothing of payments.
+//! The clock and the future-event list. It knows nothing of payments.
 //!
 //! # Ordering contract
 //! Time is integer nanoseconds. Events pop in increasing `(time, seq)`
 //! order, where `seq` counts pushes: two events due at the same time pop in
 //! the order they were scheduled. A replication is therefore a pure function
 //! of its inputs and its random streams.
+//!
+//! # The loop
+//! [`Engine::next`] pops the earliest event, moves the clock to its time and
+//! counts it; the model handles it and schedules what follows. The run stops
+//! when the list is empty or the next event is due after the stop time (the
+//! model's drain horizon).
+//!
+//! # The zero-delay rule
+//! A consequence due *now* (a message with no network delay, an answer with
+//! nothing between callee and caller) may be handled at once, inside the
+//! event that caused it, instead of being scheduled: the model does so
+//! wherever nothing could observe the difference, and it orders that
+//! consequence before every other event due at the same time (which a
+//! scheduled event would follow, by `seq`). The choice is made by the model
+//! and is deterministic, so it changes cost, never reproducibility.
 //!
 //! # Lanes
 //! Besides the binary heap, the queue keeps FIFO *lanes* for events that are
@@ -159,6 +174,67 @@ impl<E> EventQueue<E> {
     }
 }
 
+/// The clock and the future-event list of one simulation.
+pub struct Engine<E> {
+    queue: EventQueue<E>,
+    /// The current simulated time (the time of the event being handled).
+    pub now: Time,
+    /// Events handled so far.
+    pub events: u64,
+}
+
+impl<E> Default for Engine<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Engine<E> {
+    pub fn new() -> Self {
+        Engine {
+            queue: EventQueue::new(),
+            now: 0,
+            events: 0,
+        }
+    }
+
+    /// Adds a FIFO lane (see [`EventQueue::add_lane`]).
+    pub fn add_lane(&mut self) -> usize {
+        self.queue.add_lane()
+    }
+
+    /// Schedules `event` at `time` (not before now).
+    #[inline]
+    pub fn schedule(&mut self, time: Time, event: E) {
+        debug_assert!(time >= self.now, "an event scheduled in the past");
+        self.queue.push(time, event);
+    }
+
+    /// Schedules `event` at `time` in `lane` (see [`EventQueue::push_lane`]).
+    #[inline]
+    pub fn schedule_in_lane(&mut self, lane: usize, time: Time, event: E) {
+        self.queue.push_lane(lane, time, event);
+    }
+
+    /// The next event due no later than `stop`, with the clock moved to it;
+    /// `None` when nothing is left before `stop`.
+    #[inline]
+    pub fn next(&mut self, stop: Time) -> Option<E> {
+        let (t, ev) = self.queue.pop()?;
+        if t > stop {
+            return None;
+        }
+        self.now = t;
+        self.events += 1;
+        Some(ev)
+    }
+
+    /// Events still scheduled.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +249,22 @@ mod tests {
         q.push(5, 'd');
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|x| x.1)).collect();
         assert_eq!(order, vec!['a', 'b', 'c', 'd']);
+    }
+
+    #[test]
+    fn the_clock_follows_the_events_and_stops_at_the_horizon() {
+        // next() moves the clock to each event's time and counts it; an
+        // event due after the stop time ends the run.
+        let mut e = Engine::new();
+        e.schedule(30, 'c');
+        e.schedule(10, 'a');
+        e.schedule(20, 'b');
+        assert_eq!(e.next(25), Some('a'));
+        assert_eq!(e.now, 10);
+        assert_eq!(e.next(25), Some('b'));
+        assert_eq!((e.now, e.events), (20, 2));
+        assert_eq!(e.next(25), None, "c is due after the horizon");
+        assert_eq!(e.now, 20);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use rand::RngExt;
 
 use super::{Ev, Replica, Replication};
 use crate::model::{Balancer, Locality, ServiceId};
+use crate::sim::mechanisms::outlier::max_ejected;
 
 impl Replication<'_> {
     /// Picks a replica of `s` for a call from region `from`, or `None`.
@@ -23,7 +24,7 @@ impl Replication<'_> {
     fn route_with(&mut self, s: ServiceId, from: usize, healthy_only: bool) -> Option<u32> {
         let svc = &self.topo.services[s.index()];
         // A guardrail's regional failover pins the service to one region.
-        if let Some(r) = self.guard.pinned[s.index()] {
+        if let Some(r) = self.guardrails.pinned[s.index()] {
             let r = r as usize;
             return if svc.present[r] {
                 self.pick(s.index() * self.nr + r, healthy_only)
@@ -181,18 +182,19 @@ impl Replication<'_> {
                 && !self.replicas[r as usize].dormant
             {
                 let phase = self.rng.resilience.random_range(0..hc.interval_ns.max(1));
-                self.queue.push(phase, Ev::HealthCheck { replica: r });
+                self.engine.schedule(phase, Ev::HealthCheck { replica: r });
             }
         }
     }
 
     /// A replica that came up later is checked from one interval after `now`.
-    pub(super) fn start_health_checks(&mut self, r: u32, now: crate::engine::Time) {
+    pub(super) fn start_health_checks(&mut self, r: u32, now: crate::sim::engine::Time) {
         let s = self.replicas[r as usize].group as usize / self.nr;
         if let Some(hc) = &self.topo.services[s].health_check
             && now + hc.interval_ns < self.scn.duration_ns
         {
-            self.queue.push(now + hc.interval_ns, Ev::HealthCheck { replica: r });
+            self.engine
+                .schedule(now + hc.interval_ns, Ev::HealthCheck { replica: r });
         }
     }
 
@@ -219,8 +221,9 @@ impl Replication<'_> {
                 }
             });
         }
-        if self.now + interval < self.scn.duration_ns {
-            self.queue.push(self.now + interval, Ev::HealthCheck { replica: r });
+        if self.engine.now + interval < self.scn.duration_ns {
+            self.engine
+                .schedule(self.engine.now + interval, Ev::HealthCheck { replica: r });
         }
     }
 
@@ -232,37 +235,21 @@ impl Replication<'_> {
             return;
         };
         let rep = &mut self.replicas[r as usize];
-        if ok {
-            rep.consecutive_errors = 0;
+        if !rep.outlier.answered(od, ok, rep.ejected) {
             return;
         }
-        rep.consecutive_errors += 1;
-        if rep.consecutive_errors < od.consecutive_errors || rep.ejected {
-            return;
-        }
-        rep.consecutive_errors = 0;
-        let n = self.group_len(g);
         let ejected = self
             .group_range(g)
             .filter(|&x| self.replicas[x as usize].ejected)
             .count();
-        let allowed = if od.max_ejection_percent <= 0.0 {
-            0
-        } else {
-            ((od.max_ejection_percent / 100.0 * n as f64).floor() as usize).max(1)
-        };
-        if ejected >= allowed {
+        if ejected >= max_ejected(od, self.group_len(g)) {
             return;
         }
-        let base = od.base_ejection_ns;
-        self.set_state(r, |rep| {
-            rep.ejected = true;
-            rep.ejections += 1;
-        });
-        let times = self.replicas[r as usize].ejections as u64;
-        self.queue
-            .push(self.now + base.saturating_mul(times), Ev::EjectionEnd { replica: r });
-        if self.rec.counted(self.now) {
+        self.set_state(r, |rep| rep.ejected = true);
+        let duration = self.replicas[r as usize].outlier.eject(od);
+        self.engine
+            .schedule(self.engine.now + duration, Ev::EjectionEnd { replica: r });
+        if self.rec.counted(self.engine.now) {
             self.rec.groups[g].ejections += 1;
         }
     }

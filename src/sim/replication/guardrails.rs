@@ -15,9 +15,9 @@
 use std::collections::VecDeque;
 
 use super::{Ev, Replication};
-use crate::engine::Time;
 use crate::model::{Action, NS_PER_S, SloKind};
 use crate::observe::Outcome;
+use crate::sim::engine::Time;
 
 /// What one guardrail did in one replication.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -150,7 +150,7 @@ impl Guardrails {
 impl Replication<'_> {
     /// A counted customer request ended: feed the monitors of its SLOs.
     pub(super) fn guard_observe(&mut self, flow: u16, outcome: Outcome, latency_ns: Option<u64>, wrong: bool) {
-        if self.guard.monitors.is_empty() {
+        if self.guardrails.monitors.is_empty() {
             return;
         }
         for (i, g) in self.scn.guardrails.iter().enumerate() {
@@ -164,7 +164,7 @@ impl Replication<'_> {
                 SloKind::Correctness => !wrong,
                 SloKind::Backlog => continue,
             };
-            let m = &mut self.guard.monitors[i];
+            let m = &mut self.guardrails.monitors[i];
             m.cur_valid += 1;
             m.cur_bad += !good as u64;
             m.valid_total += 1;
@@ -175,17 +175,17 @@ impl Replication<'_> {
     /// Schedules the once-a-second evaluation.
     pub(super) fn schedule_guard_checks(&mut self) {
         if !self.scn.guardrails.is_empty() {
-            self.queue.push(1_000_000_000, Ev::GuardCheck);
+            self.engine.schedule(1_000_000_000, Ev::GuardCheck);
         }
     }
 
     /// Closes the second and fires the guardrails whose windows all burn.
     pub(super) fn on_guard_check(&mut self) {
-        let sec = self.now / 1_000_000_000;
-        for i in 0..self.guard.monitors.len() {
+        let sec = self.engine.now / 1_000_000_000;
+        for i in 0..self.guardrails.monitors.len() {
             let g = &self.scn.guardrails[i];
             let budget = 1.0 - self.scn.slos[g.slo].objective;
-            let m = &mut self.guard.monitors[i];
+            let m = &mut self.guardrails.monitors[i];
             let (v, b) = (m.cur_valid, m.cur_bad);
             m.cur_valid = 0;
             m.cur_bad = 0;
@@ -200,13 +200,13 @@ impl Replication<'_> {
                 m.long.burn(budget) >= g.burn_rate && m.short.as_ref().is_none_or(|w| w.burn(budget) >= g.burn_rate);
             if burning {
                 m.fired = true;
-                let at = self.now + g.detect_delay_ns;
+                let at = self.engine.now + g.detect_delay_ns;
                 m.outcome.fired_ns = Some(at);
-                self.queue.push(at, Ev::GuardAct(i as u16));
+                self.engine.schedule(at, Ev::GuardAct(i as u16));
             }
         }
-        if self.now + NS_PER_S as u64 <= self.scn.duration_ns {
-            self.queue.push(self.now + NS_PER_S as u64, Ev::GuardCheck);
+        if self.engine.now + NS_PER_S as u64 <= self.scn.duration_ns {
+            self.engine.schedule(self.engine.now + NS_PER_S as u64, Ev::GuardCheck);
         }
     }
 
@@ -214,17 +214,18 @@ impl Replication<'_> {
     pub(super) fn on_guard_act(&mut self, i: usize) {
         match self.scn.guardrails[i].action.clone() {
             Action::FailoverService { from, to } => {
-                self.guard.redirect[from.index()] = Some(to.0);
-                self.guard.acting = true;
+                self.guardrails.redirect[from.index()] = Some(to.0);
+                self.guardrails.acting = true;
             }
-            Action::FailoverRegion { service, to } => self.guard.pinned[service.index()] = Some(to.0),
+            Action::FailoverRegion { service, to } => self.guardrails.pinned[service.index()] = Some(to.0),
             Action::KillSwitch { service } => {
-                self.guard.switched[service.index()] = true;
-                self.guard.acting = true;
+                self.guardrails.switched[service.index()] = true;
+                self.guardrails.acting = true;
             }
-            Action::Shed { share, flows } => self.guard.shedding.push((share, flows, i)),
+            Action::Shed { share, flows } => self.guardrails.shedding.push((share, flows, i)),
             Action::Scale { delay_ns, .. } => {
-                self.queue.push(self.now + delay_ns, Ev::GuardScaled(i as u16));
+                self.engine
+                    .schedule(self.engine.now + delay_ns, Ev::GuardScaled(i as u16));
                 return;
             }
             Action::Rollback => {}
@@ -246,18 +247,18 @@ impl Replication<'_> {
     }
 
     fn mitigated(&mut self, i: usize) {
-        let now: Time = self.now;
-        let m = &mut self.guard.monitors[i];
+        let now: Time = self.engine.now;
+        let m = &mut self.guardrails.monitors[i];
         m.outcome.mitigated_ns = Some(now);
         m.bad_at_mitigation = Some(m.bad_total);
     }
 
     /// Whether a new arrival of `flow` is shed (and counts it).
     pub(super) fn shed(&mut self, flow: u16) -> bool {
-        for k in 0..self.guard.shedding.len() {
-            let (share, mask, i) = self.guard.shedding[k];
+        for k in 0..self.guardrails.shedding.len() {
+            let (share, mask, i) = self.guardrails.shedding[k];
             if mask & (1 << flow) != 0 && rand::RngExt::random::<f64>(&mut self.rng.resilience) < share {
-                self.guard.monitors[i].outcome.shed += 1;
+                self.guardrails.monitors[i].outcome.shed += 1;
                 return true;
             }
         }

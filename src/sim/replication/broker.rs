@@ -9,9 +9,9 @@
 use std::collections::VecDeque;
 
 use super::{Ev, NONE, Parent, Replication};
-use crate::engine::Time;
 use crate::model::{QueueId, ServiceId, Topology};
 use crate::observe::{Outcome, Recorder};
+use crate::sim::engine::Time;
 
 /// A message on its way through a queue.
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +66,13 @@ fn depth_touch(q: &mut QueueState, stats: &mut crate::observe::QueueStats, now: 
 impl Replication<'_> {
     fn queue_touch(&mut self, qr: usize) {
         let (w, e) = (self.rec.warmup_ns, self.rec.end_ns);
-        depth_touch(&mut self.broker.queues[qr], &mut self.rec.queues[qr], self.now, w, e);
+        depth_touch(
+            &mut self.broker.queues[qr],
+            &mut self.rec.queues[qr],
+            self.engine.now,
+            w,
+            e,
+        );
     }
 
     /// A task publishes to queue `q`: call `call` completes with the broker's ack.
@@ -81,7 +87,7 @@ impl Replication<'_> {
             return;
         };
         let qr = q.index() * self.nr + region;
-        let counted = self.rec.counted(self.now);
+        let counted = self.rec.counted(self.engine.now);
         if self.broker.queues[qr].msgs.len() as u64 >= queue.max_depth {
             if counted {
                 self.rec.queues[qr].rejected += 1;
@@ -91,7 +97,7 @@ impl Replication<'_> {
         }
         self.queue_touch(qr);
         self.broker.queues[qr].msgs.push_back(Msg {
-            publish: self.now,
+            publish: self.engine.now,
             attempt: 0,
             flow,
         });
@@ -107,8 +113,8 @@ impl Replication<'_> {
             let c = &mut self.calls.slots[call as usize];
             c.waiting = true;
             let (epoch, attempt) = (c.epoch, c.attempt);
-            self.queue.push(
-                self.now + rtt,
+            self.engine.schedule(
+                self.engine.now + rtt,
                 Ev::Response {
                     call,
                     epoch,
@@ -166,21 +172,21 @@ impl Replication<'_> {
             if counted {
                 let s = &mut self.rec.queues[qr];
                 s.delivered += 1;
-                s.age.record(self.now - msg.publish);
+                s.age.record(self.engine.now - msg.publish);
                 self.rec
-                    .message_done((qr / self.nr) as u32, msg.publish, Some(self.now - msg.publish));
+                    .message_done((qr / self.nr) as u32, msg.publish, Some(self.engine.now - msg.publish));
             }
         } else if (msg.attempt as u32) + 1 < q.redeliver_attempts {
             if counted {
                 self.rec.queues[qr].redelivered += 1;
             }
-            let due = self.now + q.redeliver_backoff_ns;
+            let due = self.engine.now + q.redeliver_backoff_ns;
             let next = Msg {
                 attempt: msg.attempt + 1,
                 ..msg
             };
             self.broker.queues[qr].delayed.push_back((due, next));
-            self.queue.push(due, Ev::Redeliver { queue });
+            self.engine.schedule(due, Ev::Redeliver { queue });
         } else if counted {
             self.rec.queues[qr].dead_lettered += 1;
             self.rec.message_done((qr / self.nr) as u32, msg.publish, None);
