@@ -215,7 +215,9 @@ fn quality(cx: &mut Ctx, qp: &KeyPath, q: &RawQuality) -> Quality {
 /// The execution plan per flow: the stages in increasing order, each with
 /// the indices of the calls it makes (run in parallel).
 fn plan(calls: &[Call], flows: usize) -> Vec<Vec<Vec<u16>>> {
-    (0..flows.max(1))
+    // More than MAX_FLOWS flows is reported as an error elsewhere; the plan
+    // stops at the mask's width rather than shift past it.
+    (0..flows.clamp(1, crate::model::MAX_FLOWS))
         .map(|f| {
             let stages: BTreeSet<u32> = calls
                 .iter()
