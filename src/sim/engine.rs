@@ -28,59 +28,69 @@
 //! heap. `pop` takes the smallest `(time, seq)` among the heap's top and the
 //! lanes' fronts, so lanes change the cost, never the order.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// Simulation time in nanoseconds.
 pub type Time = u64;
 
+/// An event in a lane: its time, its scheduling number and the event.
+#[derive(Clone, Copy)]
 struct Entry<E> {
     time: Time,
     seq: u64,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
+/// A heap key: 16 bytes, so that moving keys around the heap is cheap and
+/// four siblings share a cache line. The event and its scheduling number
+/// wait in a slab slot; ties on time (rare with sampled delays) look the
+/// numbers up there.
+#[derive(Clone, Copy)]
+struct Key {
+    time: Time,
+    slot: u32,
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed, so that the max-heap pops the earliest `(time, seq)` first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.time.cmp(&self.time).then(other.seq.cmp(&self.seq))
-    }
-}
+
+/// Children per heap node: a 4-ary heap is half as deep as a binary one, and
+/// a node's four children are contiguous.
+const ARITY: usize = 4;
 
 /// A future-event list ordered by `(time, seq)`.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    /// A 4-ary min-heap of keys.
+    heap: Vec<Key>,
+    /// The scheduled events by slot: (scheduling number, event).
+    slots: Vec<(u64, E)>,
+    /// Free slots, reused last-freed first.
+    free: Vec<u32>,
     lanes: Vec<VecDeque<Entry<E>>>,
     /// The lane whose front is the earliest `(time, seq)` of all lane fronts.
     first_lane: Option<usize>,
     seq: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Vec::with_capacity(1024),
+            slots: Vec::with_capacity(1024),
+            free: Vec::with_capacity(1024),
             lanes: Vec::new(),
             first_lane: None,
             seq: 0,
         }
+    }
+
+    /// Whether key `a` comes before key `b` in `(time, seq)` order.
+    #[inline(always)]
+    fn before(&self, a: Key, b: Key) -> bool {
+        a.time < b.time || (a.time == b.time && self.slots[a.slot as usize].0 < self.slots[b.slot as usize].0)
     }
 
     fn front_key(&self, lane: usize) -> Option<(Time, u64)> {
@@ -136,33 +146,82 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`; ties pop in scheduling order.
     #[inline]
     pub fn push(&mut self, time: Time, event: E) {
-        self.heap.push(Entry {
-            time,
-            seq: self.seq,
-            event,
-        });
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = (self.seq, event);
+                s
+            }
+            None => {
+                self.slots.push((self.seq, event));
+                (self.slots.len() - 1) as u32
+            }
+        };
         self.seq += 1;
+        let key = Key { time, slot };
+        // Sift up: move parents down until the key's place is found.
+        let mut i = self.heap.len();
+        self.heap.push(key);
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            let p = self.heap[parent];
+            if !self.before(key, p) {
+                break;
+            }
+            self.heap[i] = p;
+            i = parent;
+        }
+        self.heap[i] = key;
+    }
+
+    /// Removes the heap's root and returns its key.
+    #[inline]
+    fn pop_heap(&mut self) -> Key {
+        let root = self.heap[0];
+        let last = self.heap.pop().expect("pop_heap on a non-empty heap");
+        let n = self.heap.len();
+        if n > 0 {
+            // Sift down: move the earliest child up until `last` fits.
+            let mut i = 0;
+            loop {
+                let first = ARITY * i + 1;
+                if first >= n {
+                    break;
+                }
+                let mut best = first;
+                for c in first + 1..(first + ARITY).min(n) {
+                    if self.before(self.heap[c], self.heap[best]) {
+                        best = c;
+                    }
+                }
+                if !self.before(self.heap[best], last) {
+                    break;
+                }
+                self.heap[i] = self.heap[best];
+                i = best;
+            }
+            self.heap[i] = last;
+        }
+        root
     }
 
     /// The earliest event, removed.
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
         let lane = self.first_lane.and_then(|l| self.front_key(l).map(|k| (k, l)));
-        let heap = self.heap.peek().map(|e| (e.time, e.seq));
-        let from_lane = match (lane, heap) {
-            (Some((k, l)), Some(h)) if k < h => Some(l),
-            (Some((_, l)), None) => Some(l),
-            _ => None,
-        };
-        let entry = match from_lane {
-            Some(l) => {
+        let heap = self.heap.first().map(|k| (k.time, self.slots[k.slot as usize].0));
+        match (lane, heap) {
+            (Some((k, l)), h) if h.is_none_or(|h| k < h) => {
                 let e = self.lanes[l].pop_front();
                 self.rescan();
-                e
+                e.map(|e| (e.time, e.event))
             }
-            None => self.heap.pop(),
-        };
-        entry.map(|e| (e.time, e.event))
+            (_, Some(_)) => {
+                let key = self.pop_heap();
+                self.free.push(key.slot);
+                Some((key.time, self.slots[key.slot as usize].1))
+            }
+            _ => None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -183,13 +242,13 @@ pub struct Engine<E> {
     pub events: u64,
 }
 
-impl<E> Default for Engine<E> {
+impl<E: Copy> Default for Engine<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> Engine<E> {
+impl<E: Copy> Engine<E> {
     pub fn new() -> Self {
         Engine {
             queue: EventQueue::new(),
@@ -280,5 +339,51 @@ mod tests {
         q.push_lane(l, 15, "late-15"); // earlier than the lane's back: heap
         let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|x| x.1)).collect();
         assert_eq!(order, vec!["heap-5", "lane-10", "heap-10", "late-15", "lane-20"]);
+    }
+
+    #[test]
+    fn random_schedules_pop_in_time_then_scheduling_order() {
+        // Against a sorted reference: many pushes and pops interleaved, with
+        // ties on time (few distinct times), pushes into lanes and out-of-order
+        // lane pushes, always pop in (time, seq) order.
+        let mut q = EventQueue::new();
+        let lanes = [q.add_lane(), q.add_lane()];
+        let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rand = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let (mut now, mut seq) = (0u64, 0u64);
+        let mut lane_back = [0u64; 2];
+        for _ in 0..20_000 {
+            if rand(3) > 0 {
+                let t = now + rand(20);
+                match rand(4) {
+                    0 => {
+                        let l = rand(2) as usize;
+                        let t = t.max(lane_back[l]) + rand(2);
+                        lane_back[l] = t;
+                        q.push_lane(lanes[l], t, seq);
+                        reference.insert((t, seq));
+                    }
+                    _ => {
+                        q.push(t, seq);
+                        reference.insert((t, seq));
+                    }
+                }
+                seq += 1;
+            } else if let Some((t, e)) = q.pop() {
+                let first = reference.pop_first().expect("reference has it too");
+                assert_eq!((t, e), first);
+                now = t;
+            }
+        }
+        while let Some(x) = q.pop() {
+            assert_eq!(Some(x), reference.pop_first());
+        }
+        assert!(reference.is_empty());
     }
 }
