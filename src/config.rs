@@ -162,6 +162,15 @@ pub fn scenario_from_str(
     ))
 }
 
+/// Loads and validates a topology from text (fuzzing, tests), as
+/// [`load_topology`] does a file. `path` names the text in diagnostics and
+/// anchors relative files.
+pub fn topology_from_str(path: &Path, text: &str) -> Result<(Topology, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let src = Source::new(path, text);
+    let raw = parse::parse_topology(&src)?;
+    resolve::resolve_topology(&src, &raw)
+}
+
 /// A path without `.` and `..` segments, for recognising the same file.
 fn normalize(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
