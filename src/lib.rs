@@ -9,5 +9,6 @@ pub mod mesh;
 pub mod model;
 pub mod montecarlo;
 pub mod observe;
-pub mod report;
+pub mod present;
+pub mod results;
 pub mod sweep;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chaoscal::report::charts::experiment_charts;
-use chaoscal::report::charts::saved::Saved;
+use chaoscal::present::charts::experiment_charts;
+use chaoscal::results::saved::Saved;
 
 use crate::common::{run_cli, scratch};
 
