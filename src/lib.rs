@@ -6,6 +6,7 @@ pub mod input;
 pub mod model;
 pub mod montecarlo;
 pub mod observe;
-pub mod report;
+pub mod present;
+pub mod results;
 pub mod sim;
 pub mod sweep;

@@ -5,10 +5,11 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::saved::{Summary, TimeBucket};
 use super::{
     BLUE, DrawError, FAULT, LegendItem, MUTED, Plot, RED, Swatch, TimeAxis, file_stem, font, pct, tick, title_block,
 };
+use crate::results::saved::TimeBucket;
+use crate::results::summary::Summary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Metric {

@@ -5,8 +5,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::saved::{CdfPoint, Summary};
 use super::{BLUE, DrawError, LegendItem, MUTED, Plot, RED, Swatch, file_stem, font, muted, title_block};
+use crate::results::saved::CdfPoint;
+use crate::results::summary::Summary;
 
 /// Flows in `latency_cdf.csv`, in `summary.json`'s order, then any others in file order.
 pub(crate) fn flows_in(s: &Summary, points: &[CdfPoint]) -> Vec<String> {

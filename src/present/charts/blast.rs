@@ -5,8 +5,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::saved::Summary;
 use super::{BLUE, DrawError, LegendItem, MUTED, Plot, RED, Swatch, font, pct, title_block};
+use crate::results::summary::Summary;
 
 pub(crate) struct BlastChart {
     experiment: String,
@@ -15,8 +15,8 @@ pub(crate) struct BlastChart {
     replications: f64,
     declared: Option<u64>,
     static_services: Option<usize>,
-    breach_probability: Option<f64>,
-    breach_ci95: Option<[f64; 2]>,
+    breach_probability: f64,
+    breach_ci95: [f64; 2],
 }
 
 impl BlastChart {
@@ -38,7 +38,7 @@ impl BlastChart {
         };
         if !b.histogram.is_empty() {
             for [services, reps] in &b.histogram {
-                add(*services, *reps);
+                add(*services as f64, *reps as f64);
             }
         } else if let Some(values) = per_replication {
             for v in values {
@@ -99,12 +99,13 @@ impl Plot for BlastChart {
             "Services with a (service, region) pair degraded during the fault window, over {} replications",
             self.replications
         );
-        if let Some(p) = self.breach_probability {
-            subtitle.push_str(&format!("; P(containment breach) = {}", pct(p)));
-            if let Some([lo, hi]) = self.breach_ci95 {
-                subtitle.push_str(&format!(" [{}, {}]", pct(lo), pct(hi)));
-            }
-        }
+        let [lo, hi] = self.breach_ci95;
+        subtitle.push_str(&format!(
+            "; P(containment breach) = {} [{}, {}]",
+            pct(self.breach_probability),
+            pct(lo),
+            pct(hi)
+        ));
         let body = title_block(root, &self.title(), &subtitle, &legend)?;
 
         let last = (self.counts.len() - 1) as f64;

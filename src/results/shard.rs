@@ -1,4 +1,6 @@
-//! Partial results of a shard (`run --shard K/N`) and their merge.
+//! The partial result of a shard (`run --shard K/N`): its file format,
+//! reading and writing, and the checks `merge` makes before it adds the
+//! shards of one run up ([`crate::montecarlo::Aggregate::merge`]).
 //!
 //! A shard writes `shard-K-of-N.json` into its experiment's results folder:
 //! what its replications measured (the [`Aggregate`] of replications K,
@@ -20,9 +22,10 @@ use std::path::{Path, PathBuf};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Aggregate, ReplicationRow, Shard};
+use super::files;
 use crate::input::{self, LoadedScenario};
 use crate::model::{Scenario, Topology};
+use crate::montecarlo::{Aggregate, ReplicationRow, Shard};
 use crate::observe::{
     BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, Histogram, QueueStats, SiteStats, SloOutcome,
 };
@@ -120,7 +123,7 @@ pub fn write(
     let path = dir.join(file_name(shard));
     let mut json = serde_json::to_string(&file).map_err(std::io::Error::other)?;
     json.push('\n');
-    std::fs::write(&path, json)?;
+    files::write(&path, json)?;
     Ok(path)
 }
 

@@ -2,20 +2,20 @@
 //!
 //! Charts and the HTML report are drawn from these files only, never from
 //! the simulator's memory, so `chaoscal report RESULTS_DIR` regenerates
-//! exactly what `run` wrote. `summary.json` is required; the CSVs are
-//! optional (a chart whose data file is absent is left out), but a file
-//! that is present and malformed is an error naming the file, line and
-//! column. Unknown JSON fields and CSV columns are ignored, so results
-//! written by a newer chaoscal still read.
+//! exactly what `run` wrote. `summary.json` is required (read into the one
+//! [`Summary`] schema); the CSVs are optional (a chart whose data file is
+//! absent is left out), but a file that is present and malformed is an
+//! error naming the file, line and column. Unknown JSON fields and CSV
+//! columns are ignored, so results written by a newer chaoscal still read.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use super::summary::Summary;
 
-/// Why the report of a results folder cannot be made. None of these lets
-/// the report continue for that folder; the command exits 2.
+/// Why a results folder cannot be read. None of these lets the report
+/// continue for that folder; the command exits 2.
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub enum ReadError {
     /// A required file (`summary.json`) is not in the folder.
     #[error("{}: not found; is this a results folder written by `chaoscal run`?", .path.display())]
     Missing { path: PathBuf },
@@ -26,10 +26,10 @@ pub enum ReportError {
         .path.display()
     )]
     NoResults { path: PathBuf },
-    /// A file exists but cannot be read.
+    /// A file or folder exists but cannot be read.
     #[error("{}: cannot read: {source}", .path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    /// `summary.json` is not valid JSON or lacks a field the report needs.
+    /// `summary.json` is not valid JSON or lacks a required field.
     #[error("{}:{line}:{column}: {message}", .path.display())]
     Json {
         path: PathBuf,
@@ -40,304 +40,6 @@ pub enum ReportError {
     /// A CSV file is malformed (missing column, bad number, short row).
     #[error("{}:{line}: {message}", .path.display())]
     Csv { path: PathBuf, line: u64, message: String },
-    /// A chart could not be drawn or encoded (a bug, not a user error).
-    #[error("chart {chart}: {message}")]
-    Render { chart: String, message: String },
-    /// An output file cannot be written.
-    #[error("{}: cannot write: {source}", .path.display())]
-    Write { path: PathBuf, source: std::io::Error },
-}
-
-/// Spread of one figure over replications, as `summary.json` writes it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Spread {
-    #[serde(default)]
-    pub mean: f64,
-    #[serde(default)]
-    pub min: Option<f64>,
-    #[serde(default)]
-    pub p50: f64,
-    #[serde(default)]
-    pub p90: f64,
-    #[serde(default)]
-    pub p99: f64,
-    #[serde(default)]
-    pub max: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Fault {
-    pub name: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub target: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Slo {
-    pub name: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub flow: Option<String>,
-    #[serde(default)]
-    pub objective: f64,
-    pub violations: u64,
-    pub probability: f64,
-    pub ci95: [f64; 2],
-    #[serde(default)]
-    pub attainment: Option<Spread>,
-    #[serde(default)]
-    pub budget_consumed: Option<Spread>,
-    /// A latency or backlog SLO's threshold (absent in older results).
-    #[serde(default)]
-    pub threshold_ms: Option<f64>,
-    /// The `[expect]` limit on its violation probability, if any.
-    #[serde(default)]
-    pub max_violation_probability: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct FlowLatency {
-    #[serde(default)]
-    pub mean: f64,
-    #[serde(default)]
-    pub p50: f64,
-    #[serde(default)]
-    pub p90: f64,
-    #[serde(default)]
-    pub p99: f64,
-    #[serde(default)]
-    pub max: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Flow {
-    pub name: String,
-    pub requests: u64,
-    #[serde(default)]
-    pub succeeded: u64,
-    #[serde(default)]
-    pub degraded: u64,
-    #[serde(default)]
-    pub failed: u64,
-    #[serde(default)]
-    pub availability: f64,
-    #[serde(default)]
-    pub latency_ms: FlowLatency,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct MeanP99 {
-    #[serde(default)]
-    pub mean: f64,
-    #[serde(default)]
-    pub p50: Option<f64>,
-    #[serde(default)]
-    pub p99: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Service {
-    pub service: String,
-    pub region: String,
-    pub requests: u64,
-    #[serde(default)]
-    pub rejected: u64,
-    pub errors: u64,
-    #[serde(default)]
-    pub timeouts: u64,
-    #[serde(default)]
-    pub rate_limited: u64,
-    #[serde(default)]
-    pub expired: u64,
-    #[serde(default)]
-    pub ejections: u64,
-    #[serde(default)]
-    pub utilization: f64,
-    #[serde(default)]
-    pub latency_ms: MeanP99,
-    #[serde(default)]
-    pub queue_wait_ms: MeanP99,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Call {
-    pub caller: String,
-    pub to: String,
-    #[serde(default)]
-    pub calls: u64,
-    #[serde(default)]
-    pub tries: u64,
-    #[serde(default)]
-    pub retries: u64,
-    #[serde(default)]
-    pub budget_denied: u64,
-    #[serde(default)]
-    pub short_circuited: u64,
-    #[serde(default)]
-    pub bulkhead_rejected: u64,
-    #[serde(default)]
-    pub fallbacks: u64,
-    #[serde(default)]
-    pub failed: u64,
-    #[serde(default)]
-    pub breaker_opens: u64,
-    #[serde(default)]
-    pub breaker_open_s: f64,
-    #[serde(default)]
-    pub duplicate_charges: u64,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Backlog {
-    #[serde(default)]
-    pub mean: f64,
-    #[serde(default)]
-    pub max: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Queue {
-    pub queue: String,
-    #[serde(default)]
-    pub region: String,
-    #[serde(default)]
-    pub published: u64,
-    #[serde(default)]
-    pub rejected: u64,
-    #[serde(default)]
-    pub delivered: u64,
-    #[serde(default)]
-    pub redelivered: u64,
-    #[serde(default)]
-    pub dead_lettered: u64,
-    #[serde(default)]
-    pub backlog: Backlog,
-    #[serde(default)]
-    pub age_ms: MeanP99,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Money {
-    #[serde(default)]
-    pub failed_value: Option<f64>,
-    #[serde(default)]
-    pub wrong_outputs: Option<u64>,
-    #[serde(default)]
-    pub wrong_output_loss: Option<f64>,
-    #[serde(default)]
-    pub duplicate_charges: Option<u64>,
-    #[serde(default)]
-    pub duplicate_charge_value: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Declared {
-    #[serde(default)]
-    pub max_services: Option<u64>,
-    #[serde(default)]
-    pub max_regions: Option<u64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DegradedPair {
-    pub service: String,
-    pub region: String,
-    pub degraded_share: f64,
-}
-
-/// `blast_radius` of `summary.json` (absent from results written before it was measured).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct BlastRadius {
-    #[serde(default)]
-    pub services: Option<Spread>,
-    #[serde(default)]
-    pub regions: Option<Spread>,
-    #[serde(default)]
-    pub share_affected: Option<Spread>,
-    #[serde(default)]
-    pub containment_breach_probability: Option<f64>,
-    /// 95% Wilson interval of the breach probability, when recorded.
-    #[serde(default)]
-    pub breach_ci95: Option<[f64; 2]>,
-    #[serde(default)]
-    pub declared: Declared,
-    #[serde(default)]
-    pub static_services: Vec<String>,
-    /// `[services degraded, replications]` pairs.
-    #[serde(default)]
-    pub histogram: Vec<[f64; 2]>,
-    #[serde(default)]
-    pub pairs: Vec<DegradedPair>,
-    /// Failed requests attributed to each fault, when recorded.
-    #[serde(default)]
-    pub attributed_failures: Vec<AttributedFailures>,
-    /// Against each replication's faults-off twin (runs with `--counterfactual`).
-    #[serde(default)]
-    pub counterfactual: Option<Counterfactual>,
-}
-
-/// `blast_radius.counterfactual` of `summary.json`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Counterfactual {
-    pub replications: u64,
-    pub excess_failures: Spread,
-    #[serde(default)]
-    pub flows: Vec<FlowExcess>,
-    pub services: Spread,
-    pub regions: Spread,
-    pub containment_breach_probability: f64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct FlowExcess {
-    pub flow: String,
-    pub excess_failures: Spread,
-    pub excess_latency_p99_ms: Spread,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct AttributedFailures {
-    pub fault: String,
-    pub failed_requests: u64,
-}
-
-/// `summary.json`, as much of it as the report shows.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Summary {
-    pub experiment: String,
-    #[serde(default)]
-    pub owner: String,
-    #[serde(default)]
-    pub hypothesis: String,
-    #[serde(default)]
-    pub topology: String,
-    pub seed: u64,
-    pub replications: u64,
-    #[serde(default)]
-    pub duration_s: f64,
-    #[serde(default)]
-    pub warmup_s: f64,
-    #[serde(default)]
-    pub faults: Vec<Fault>,
-    pub slos: Vec<Slo>,
-    pub flows: Vec<Flow>,
-    pub services: Vec<Service>,
-    #[serde(default)]
-    pub calls: Vec<Call>,
-    #[serde(default)]
-    pub queues: Vec<Queue>,
-    #[serde(default)]
-    pub money: Money,
-    #[serde(default)]
-    pub events: u64,
-    #[serde(default)]
-    pub blast_radius: Option<BlastRadius>,
-    /// The reproduce command, when the run recorded it.
-    #[serde(default)]
-    pub command: Option<String>,
 }
 
 /// One row of `timeseries.csv`: one time bucket of one flow, with p10/p50/p90
@@ -387,7 +89,7 @@ pub struct Saved {
 
 impl Saved {
     /// Reads the result files of the experiment folder `dir`.
-    pub fn load(dir: &Path) -> Result<Saved, ReportError> {
+    pub fn load(dir: &Path) -> Result<Saved, ReadError> {
         let summary = read_summary(dir)?;
         let timeseries = read_optional_csv(&dir.join("timeseries.csv"), parse_timeseries)?;
         let latency_cdf = read_optional_csv(&dir.join("latency_cdf.csv"), parse_cdf)?;
@@ -408,14 +110,14 @@ impl Saved {
 }
 
 /// Reads and parses `dir/summary.json`.
-pub fn read_summary(dir: &Path) -> Result<Summary, ReportError> {
+pub fn read_summary(dir: &Path) -> Result<Summary, ReadError> {
     let path = dir.join("summary.json");
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReportError::Missing { path }),
-        Err(source) => return Err(ReportError::Read { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing { path }),
+        Err(source) => return Err(ReadError::Read { path, source }),
     };
-    serde_json::from_slice(&bytes).map_err(|e| ReportError::Json {
+    serde_json::from_slice(&bytes).map_err(|e| ReadError::Json {
         path,
         line: e.line(),
         column: e.column(),
@@ -423,15 +125,33 @@ pub fn read_summary(dir: &Path) -> Result<Summary, ReportError> {
     })
 }
 
+/// The experiment folders directly under `root` (those holding a
+/// `summary.json`), sorted by name.
+pub fn experiment_dirs(root: &Path) -> Result<Vec<PathBuf>, ReadError> {
+    let unreadable = |source| ReadError::Read {
+        path: root.to_path_buf(),
+        source,
+    };
+    let mut dirs = Vec::new();
+    for e in std::fs::read_dir(root).map_err(unreadable)? {
+        let p = e.map_err(unreadable)?.path();
+        if p.is_dir() && p.join("summary.json").is_file() {
+            dirs.push(p);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
 fn read_optional_csv<T>(
     path: &Path,
-    parse: impl FnOnce(&Path, &mut csv::Reader<std::fs::File>) -> Result<T, ReportError>,
-) -> Result<Option<T>, ReportError> {
+    parse: impl FnOnce(&Path, &mut csv::Reader<std::fs::File>) -> Result<T, ReadError>,
+) -> Result<Option<T>, ReadError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
-            return Err(ReportError::Read {
+            return Err(ReadError::Read {
                 path: path.to_path_buf(),
                 source,
             });
@@ -447,7 +167,7 @@ struct Columns {
 }
 
 impl Columns {
-    fn of(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Columns, ReportError> {
+    fn of(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Columns, ReadError> {
         let header = reader.headers().map_err(|e| csv_error(path, &e))?;
         Ok(Columns {
             names: header.iter().map(|s| s.trim().to_string()).collect(),
@@ -458,8 +178,8 @@ impl Columns {
         self.names.iter().position(|n| n == name)
     }
 
-    fn require(&self, path: &Path, name: &str) -> Result<usize, ReportError> {
-        self.find(name).ok_or_else(|| ReportError::Csv {
+    fn require(&self, path: &Path, name: &str) -> Result<usize, ReadError> {
+        self.find(name).ok_or_else(|| ReadError::Csv {
             path: path.to_path_buf(),
             line: 1,
             message: format!("missing column \"{name}\" (the header has: {})", self.names.join(", ")),
@@ -467,8 +187,8 @@ impl Columns {
     }
 }
 
-fn csv_error(path: &Path, e: &csv::Error) -> ReportError {
-    ReportError::Csv {
+fn csv_error(path: &Path, e: &csv::Error) -> ReadError {
+    ReadError::Csv {
         path: path.to_path_buf(),
         line: e.position().map(|p| p.line()).unwrap_or(0),
         message: match e.kind() {
@@ -481,7 +201,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> ReportError {
 }
 
 /// A cell as a number; empty means "no figure" (NaN), anything else unparsable is an error.
-fn number(path: &Path, rec: &csv::StringRecord, col: Option<usize>, name: &str) -> Result<f64, ReportError> {
+fn number(path: &Path, rec: &csv::StringRecord, col: Option<usize>, name: &str) -> Result<f64, ReadError> {
     let Some(col) = col else { return Ok(f64::NAN) };
     let cell = rec.get(col).unwrap_or("").trim();
     if cell.is_empty() {
@@ -489,7 +209,7 @@ fn number(path: &Path, rec: &csv::StringRecord, col: Option<usize>, name: &str) 
     }
     match cell.parse::<f64>() {
         Ok(v) if !v.is_infinite() => Ok(v),
-        _ => Err(ReportError::Csv {
+        _ => Err(ReadError::Csv {
             path: path.to_path_buf(),
             line: rec.position().map(|p| p.line()).unwrap_or(0),
             message: format!("column \"{name}\": \"{cell}\" is not a number"),
@@ -498,10 +218,10 @@ fn number(path: &Path, rec: &csv::StringRecord, col: Option<usize>, name: &str) 
 }
 
 /// Like [`number`], but the cell must hold a figure.
-fn required_number(path: &Path, rec: &csv::StringRecord, col: usize, name: &str) -> Result<f64, ReportError> {
+fn required_number(path: &Path, rec: &csv::StringRecord, col: usize, name: &str) -> Result<f64, ReadError> {
     let v = number(path, rec, Some(col), name)?;
     if v.is_nan() {
-        return Err(ReportError::Csv {
+        return Err(ReadError::Csv {
             path: path.to_path_buf(),
             line: rec.position().map(|p| p.line()).unwrap_or(0),
             message: format!("column \"{name}\" is empty"),
@@ -510,11 +230,11 @@ fn required_number(path: &Path, rec: &csv::StringRecord, col: usize, name: &str)
     Ok(v)
 }
 
-fn parse_timeseries(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Vec<TimeBucket>, ReportError> {
+fn parse_timeseries(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Vec<TimeBucket>, ReadError> {
     let cols = Columns::of(path, reader)?;
     let time = cols.require(path, "time_s")?;
     let flow = cols.require(path, "flow")?;
-    let band = |stem: &str, required: bool| -> Result<[(Option<usize>, String); 3], ReportError> {
+    let band = |stem: &str, required: bool| -> Result<[(Option<usize>, String); 3], ReadError> {
         let mut out: [(Option<usize>, String); 3] = Default::default();
         for (slot, q) in out.iter_mut().zip(["p10", "p50", "p90"]) {
             let name = format!("{stem}_{q}");
@@ -536,7 +256,7 @@ fn parse_timeseries(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Res
     let mut rows = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| csv_error(path, &e))?;
-        let three = |b: &[(Option<usize>, String); 3]| -> Result<[f64; 3], ReportError> {
+        let three = |b: &[(Option<usize>, String); 3]| -> Result<[f64; 3], ReadError> {
             Ok([
                 number(path, &rec, b[0].0, &b[0].1)?,
                 number(path, &rec, b[1].0, &b[1].1)?,
@@ -562,7 +282,7 @@ fn parse_timeseries(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Res
     Ok(rows)
 }
 
-fn parse_cdf(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Vec<CdfPoint>, ReportError> {
+fn parse_cdf(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Vec<CdfPoint>, ReadError> {
     let cols = Columns::of(path, reader)?;
     let flow = cols.require(path, "flow")?;
     let phase = cols.require(path, "phase")?;
@@ -588,7 +308,7 @@ fn parse_replications(
     path: &Path,
     reader: &mut csv::Reader<std::fs::File>,
     summary: &Summary,
-) -> Result<ReplicationFigures, ReportError> {
+) -> Result<ReplicationFigures, ReadError> {
     let cols = Columns::of(path, reader)?;
     let fault_cols: Vec<(String, String, Option<usize>, Option<usize>)> = summary
         .faults

@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::saved::Summary;
 use super::{DrawError, GRID, INK, MUTED, Plot, font, muted, pct, title_block};
+use crate::results::summary::Summary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Measure {

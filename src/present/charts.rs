@@ -10,13 +10,12 @@
 //! | `blast_radius` | services degraded per replication (histogram), declared limit marked | `summary.json` `blast_radius` |
 //! | `degradation_heatmap` | service × region: share of replications degraded, else error rate | `summary.json` |
 //! | `slo_catalog` (results root) | P(violation) of every SLO of every experiment | each `summary.json` |
+//! | `sweep` (SVG only, sweep folder) | P(violation) per SLO against the first swept key | the sweep's grid points |
 //!
 //! A chart whose data is absent (an older results folder, a run without
 //! faults) is left out, never drawn empty. Output is a pure function of
 //! the files: no timestamps, no hash-map order, the font compiled in
 //! ([`font`]), so `chaoscal report` rewrites the same bytes `run` wrote.
-
-pub mod saved;
 
 mod blast;
 mod cdf;
@@ -25,6 +24,7 @@ mod font;
 mod heatmap;
 mod raster;
 mod slo;
+mod sweep;
 
 use std::path::Path;
 
@@ -32,7 +32,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use saved::{ReportError, Saved, Summary};
+use super::ReportError;
+use crate::results::files;
+use crate::results::saved::Saved;
+use crate::results::summary::{SloSummary, Summary};
+use crate::sweep::{Axis, Point};
 
 /// One drawn chart, both encodings.
 #[derive(Debug, Clone)]
@@ -52,7 +56,7 @@ impl Chart {
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
         for (ext, bytes) in [("svg", self.svg.as_bytes()), ("png", self.png.as_slice())] {
             let path = dir.join(format!("{}.{ext}", self.stem));
-            std::fs::write(&path, bytes).map_err(|source| ReportError::Write { path, source })?;
+            files::write(&path, bytes).map_err(|source| ReportError::Write { path, source })?;
         }
         Ok(())
     }
@@ -122,6 +126,14 @@ pub fn catalog_slo_chart(summaries: &[&Summary]) -> Result<Option<Chart>, Report
     render("slo_catalog", &title, &chart).map(Some)
 }
 
+/// The SVG of a sweep (`sweep.svg`): `None` when there is nothing to draw.
+pub fn sweep_svg(experiment: &str, axes: &[Axis], points: &[Point]) -> Result<Option<String>, ReportError> {
+    match sweep::SweepChart::new(experiment, axes, points) {
+        Some(chart) => render_svg("sweep", &chart).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// A file-name-safe version of a flow or experiment name.
 pub fn file_stem(name: &str) -> String {
     let s: String = name
@@ -164,15 +176,8 @@ fn render(stem: &str, title: &str, plot: &impl Plot) -> Result<Chart, ReportErro
         chart: stem.to_string(),
         message,
     };
-    font::ensure_registered().map_err(fail)?;
+    let svg = render_svg(stem, plot)?;
     let (width, height) = plot.size();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-        plot.draw(&root).map_err(|e| fail(e.0))?;
-        root.present().map_err(|e| fail(e.to_string()))?;
-    }
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     {
         let face = font::face().map_err(fail)?;
@@ -191,6 +196,23 @@ fn render(stem: &str, title: &str, plot: &impl Plot) -> Result<Chart, ReportErro
         svg,
         png,
     })
+}
+
+/// Draws `plot` as SVG text.
+fn render_svg(stem: &str, plot: &impl Plot) -> Result<String, ReportError> {
+    let fail = |message: String| ReportError::Render {
+        chart: stem.to_string(),
+        message,
+    };
+    font::ensure_registered().map_err(fail)?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, plot.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        plot.draw(&root).map_err(|e| fail(e.0))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(svg)
 }
 
 /// RGB8 pixels to PNG bytes. Encoding settings are fixed, so the bytes are
@@ -410,7 +432,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn of(slo: &saved::Slo) -> Verdict {
+    pub fn of(slo: &SloSummary) -> Verdict {
         if slo.ci95[0] > 0.5 {
             Verdict::Violated
         } else if slo.violations == 0 {
@@ -456,7 +478,7 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_console_rule() {
-        let slo = |violations, lo| saved::Slo {
+        let slo = |violations, lo| SloSummary {
             name: "s".into(),
             kind: "availability".into(),
             flow: None,

@@ -4,8 +4,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::saved::Slo;
 use super::{DrawError, INK, LegendItem, MUTED, Plot, Swatch, Verdict, font, header_height, pct, title_block};
+use crate::results::summary::SloSummary;
 
 pub(crate) struct Row {
     label: String,
@@ -19,7 +19,7 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub fn of(group: &str, label: &str, slo: &Slo) -> Row {
+    pub fn of(group: &str, label: &str, slo: &SloSummary) -> Row {
         let clean = |x: f64| if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
         Row {
             label: label.to_string(),
