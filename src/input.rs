@@ -187,3 +187,12 @@ pub fn scenario_from_str(
         warnings,
     ))
 }
+
+/// Loads and validates a topology from text (fuzzing, tests), as
+/// [`load_topology`] does a file. `path` names the text in diagnostics and
+/// anchors relative files.
+pub fn topology_from_str(path: &Path, text: &str) -> Result<(Topology, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let src = Source::new(path, text);
+    let raw = parse::parse_topology(&src)?;
+    topology::resolve_topology(&src, &raw)
+}
