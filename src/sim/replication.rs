@@ -50,6 +50,9 @@ pub struct ReplicationOutput {
     pub events: u64,
     /// Events as the peer models count them: arrivals plus service completions.
     pub peer_events: u64,
+    /// Customer requests that arrived (warm-up included): the unit of the
+    /// speed figures (requests per second, floor events per request).
+    pub arrivals: u64,
     pub fault_windows: Vec<FaultWindow>,
     /// The most calls and requests in flight at once (a measure of memory).
     pub peak_in_flight: usize,
@@ -298,6 +301,8 @@ pub struct Replication<'a> {
     tasks: Slab<TaskSlot>,
     charges: Slab<ChargeRecord>,
     site_first: Vec<u32>,
+    /// Every call site's definition, by site (the services' calls in order).
+    site_calls: Vec<&'a Call>,
     /// Per call site: its retry budget.
     budgets: Vec<RetryBudget>,
     callers: CallerMechanisms,
@@ -314,6 +319,7 @@ pub struct Replication<'a> {
     flow_cum: Vec<f64>,
     rec: Recorder,
     peer_events: u64,
+    arrivals: u64,
     peak_in_flight: usize,
     /// Event-queue lane of each distinct call timeout, by duration.
     lanes: Vec<(u64, usize)>,
@@ -399,6 +405,7 @@ impl<'a> Replication<'a> {
             tasks: Slab::new(),
             charges: Slab::new(),
             site_first,
+            site_calls: topo.services.iter().flat_map(|s| &s.calls).collect(),
             budgets: vec![RetryBudget::default(); sites as usize],
             active: ActiveFaults::new(topo.services.len(), nr),
             killed: vec![Vec::new(); windows.len()],
@@ -407,6 +414,7 @@ impl<'a> Replication<'a> {
             flow_cum,
             rec,
             peer_events: 0,
+            arrivals: 0,
             peak_in_flight: 0,
             faults_off: false,
         }
@@ -437,6 +445,7 @@ impl<'a> Replication<'a> {
             recorder: self.rec,
             events: self.engine.events,
             peer_events: self.peer_events,
+            arrivals: self.arrivals,
             fault_windows: self.windows,
             peak_in_flight: self.peak_in_flight,
             guardrails: self.guardrails.outcomes(self.scn),

@@ -75,15 +75,11 @@ impl<'a> Replication<'a> {
         }
     }
     /// The call's definition, for calls made from a call site.
+    #[inline]
     pub(super) fn call_def(&self, site: u32) -> &'a Call {
-        let topo = self.topo;
-        let (caller, call_idx) = self.site_of(site);
-        &topo.services[caller].calls[call_idx]
+        self.site_calls[site as usize]
     }
-    pub(super) fn site_of(&self, site: u32) -> (usize, usize) {
-        let caller = self.site_first.partition_point(|&f| f <= site) - 1;
-        (caller, (site - self.site_first[caller]) as usize)
-    }
+
     /// Sends the current try of a call: breaker, route, faults on the way, network.
     pub(super) fn send_try(&mut self, idx: u32) {
         let (mut target, from, epoch, attempt, caller_slot, site, flow) = {
