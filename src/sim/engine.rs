@@ -21,25 +21,16 @@
 //! scheduled event would follow, by `seq`). The choice is made by the model
 //! and is deterministic, so it changes cost, never reproducibility.
 //!
-//! # Lanes
-//! Besides the binary heap, the queue keeps FIFO *lanes* for events that are
-//! scheduled a fixed delay after "now" (a call site's timeout): such events
-//! come due in the order they are pushed, so a lane stays sorted without a
-//! heap. `pop` takes the smallest `(time, seq)` among the heap's top and the
-//! lanes' fronts, so lanes change the cost, never the order.
-
-use std::collections::VecDeque;
+//! # Reserved numbers
+//! A model may take a scheduling number now and schedule the event later
+//! under it ([`Engine::reserve`], [`Engine::schedule_reserved`]): the event
+//! then pops exactly where it would have had it been scheduled when the
+//! number was taken. The replication uses this for timeouts, which it keeps
+//! in FIFO lanes of its own and only puts in the event list one at a time,
+//! so that the timeouts of calls that ended in time never become events.
 
 /// Simulation time in nanoseconds.
 pub type Time = u64;
-
-/// An event in a lane: its time, its scheduling number and the event.
-#[derive(Clone, Copy)]
-struct Entry<E> {
-    time: Time,
-    seq: u64,
-    event: E,
-}
 
 /// A heap key: 16 bytes, so that moving keys around the heap is cheap and
 /// four siblings share a cache line. The event and its scheduling number
@@ -63,9 +54,7 @@ pub struct EventQueue<E> {
     slots: Vec<(u64, E)>,
     /// Free slots, reused last-freed first.
     free: Vec<u32>,
-    lanes: Vec<VecDeque<Entry<E>>>,
-    /// The lane whose front is the earliest `(time, seq)` of all lane fronts.
-    first_lane: Option<usize>,
+    /// The next scheduling number.
     seq: u64,
 }
 
@@ -81,8 +70,6 @@ impl<E: Copy> EventQueue<E> {
             heap: Vec::with_capacity(1024),
             slots: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
-            lanes: Vec::new(),
-            first_lane: None,
             seq: 0,
         }
     }
@@ -93,70 +80,34 @@ impl<E: Copy> EventQueue<E> {
         a.time < b.time || (a.time == b.time && self.slots[a.slot as usize].0 < self.slots[b.slot as usize].0)
     }
 
-    fn front_key(&self, lane: usize) -> Option<(Time, u64)> {
-        self.lanes[lane].front().map(|e| (e.time, e.seq))
-    }
-
-    /// Finds the lane with the earliest front (after that lane was popped).
-    fn rescan(&mut self) {
-        self.first_lane = None;
-        let mut best: Option<(Time, u64)> = None;
-        for i in 0..self.lanes.len() {
-            if let Some(k) = self.front_key(i)
-                && best.is_none_or(|b| k < b)
-            {
-                best = Some(k);
-                self.first_lane = Some(i);
-            }
-        }
-    }
-
-    /// Adds a FIFO lane and returns its number.
-    pub fn add_lane(&mut self) -> usize {
-        self.lanes.push(VecDeque::new());
-        self.lanes.len() - 1
-    }
-
-    /// Schedules `event` at `time` in `lane`. Events of a lane must be pushed
-    /// in non-decreasing time; one that is not goes to the heap instead.
+    /// Takes the next scheduling number, for an event scheduled later
+    /// with [`EventQueue::push_reserved`].
     #[inline]
-    pub fn push_lane(&mut self, lane: usize, time: Time, event: E) {
-        let q = &mut self.lanes[lane];
-        if q.back().is_some_and(|b| b.time > time) {
-            self.push(time, event);
-            return;
-        }
-        let was_empty = q.is_empty();
-        q.push_back(Entry {
-            time,
-            seq: self.seq,
-            event,
-        });
-        // Only a push into an empty lane can change which front is earliest.
-        if was_empty {
-            let key = (time, self.seq);
-            match self.first_lane {
-                Some(f) if self.front_key(f).is_some_and(|k| k < key) => {}
-                _ => self.first_lane = Some(lane),
-            }
-        }
+    pub fn reserve(&mut self) -> u64 {
         self.seq += 1;
+        self.seq - 1
     }
 
     /// Schedules `event` at `time`; ties pop in scheduling order.
     #[inline]
     pub fn push(&mut self, time: Time, event: E) {
+        let seq = self.reserve();
+        self.push_reserved(time, seq, event);
+    }
+
+    /// Schedules `event` at `time` under a number taken with [`EventQueue::reserve`].
+    #[inline]
+    pub fn push_reserved(&mut self, time: Time, seq: u64, event: E) {
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = (self.seq, event);
+                self.slots[s as usize] = (seq, event);
                 s
             }
             None => {
-                self.slots.push((self.seq, event));
+                self.slots.push((seq, event));
                 (self.slots.len() - 1) as u32
             }
         };
-        self.seq += 1;
         let key = Key { time, slot };
         // Sift up: move parents down until the key's place is found.
         let mut i = self.heap.len();
@@ -207,25 +158,16 @@ impl<E: Copy> EventQueue<E> {
     /// The earliest event, removed.
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
-        let lane = self.first_lane.and_then(|l| self.front_key(l).map(|k| (k, l)));
-        let heap = self.heap.first().map(|k| (k.time, self.slots[k.slot as usize].0));
-        match (lane, heap) {
-            (Some((k, l)), h) if h.is_none_or(|h| k < h) => {
-                let e = self.lanes[l].pop_front();
-                self.rescan();
-                e.map(|e| (e.time, e.event))
-            }
-            (_, Some(_)) => {
-                let key = self.pop_heap();
-                self.free.push(key.slot);
-                Some((key.time, self.slots[key.slot as usize].1))
-            }
-            _ => None,
+        if self.heap.is_empty() {
+            return None;
         }
+        let key = self.pop_heap();
+        self.free.push(key.slot);
+        Some((key.time, self.slots[key.slot as usize].1))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() + self.lanes.iter().map(|q| q.len()).sum::<usize>()
+        self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -257,9 +199,10 @@ impl<E: Copy> Engine<E> {
         }
     }
 
-    /// Adds a FIFO lane (see [`EventQueue::add_lane`]).
-    pub fn add_lane(&mut self) -> usize {
-        self.queue.add_lane()
+    /// Takes the next scheduling number (see "Reserved numbers").
+    #[inline]
+    pub fn reserve(&mut self) -> u64 {
+        self.queue.reserve()
     }
 
     /// Schedules `event` at `time` (not before now).
@@ -269,10 +212,11 @@ impl<E: Copy> Engine<E> {
         self.queue.push(time, event);
     }
 
-    /// Schedules `event` at `time` in `lane` (see [`EventQueue::push_lane`]).
+    /// Schedules `event` at `time` under a number taken with [`Engine::reserve`].
     #[inline]
-    pub fn schedule_in_lane(&mut self, lane: usize, time: Time, event: E) {
-        self.queue.push_lane(lane, time, event);
+    pub fn schedule_reserved(&mut self, time: Time, seq: u64, event: E) {
+        debug_assert!(time >= self.now, "an event scheduled in the past");
+        self.queue.push_reserved(time, seq, event);
     }
 
     /// The next event due no later than `stop`, with the clock moved to it;
@@ -327,27 +271,24 @@ mod tests {
     }
 
     #[test]
-    fn lanes_keep_the_global_order() {
-        // Events in lanes and in the heap pop in one (time, seq) order, and a
-        // lane push that would break its order falls back to the heap.
+    fn a_reserved_number_pops_where_it_was_taken() {
+        // A number taken before others are scheduled orders its event before
+        // theirs at the same time, wherever it is scheduled later.
         let mut q = EventQueue::new();
-        let l = q.add_lane();
-        q.push_lane(l, 10, "lane-10");
-        q.push(10, "heap-10");
-        q.push_lane(l, 20, "lane-20");
-        q.push(5, "heap-5");
-        q.push_lane(l, 15, "late-15"); // earlier than the lane's back: heap
+        let early = q.reserve();
+        q.push(10, "b");
+        q.push(5, "a");
+        q.push_reserved(10, early, "reserved");
         let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|x| x.1)).collect();
-        assert_eq!(order, vec!["heap-5", "lane-10", "heap-10", "late-15", "lane-20"]);
+        assert_eq!(order, vec!["a", "reserved", "b"]);
     }
 
     #[test]
     fn random_schedules_pop_in_time_then_scheduling_order() {
         // Against a sorted reference: many pushes and pops interleaved, with
-        // ties on time (few distinct times), pushes into lanes and out-of-order
-        // lane pushes, always pop in (time, seq) order.
+        // ties on time (few distinct times) and numbers reserved early and
+        // used late, always pop in (time, seq) order.
         let mut q = EventQueue::new();
-        let lanes = [q.add_lane(), q.add_lane()];
         let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         let mut rand = move |n: u64| {
@@ -356,29 +297,29 @@ mod tests {
             state ^= state << 17;
             state % n
         };
-        let (mut now, mut seq) = (0u64, 0u64);
-        let mut lane_back = [0u64; 2];
+        let mut now = 0u64;
+        let mut held: Vec<u64> = Vec::new();
         for _ in 0..20_000 {
-            if rand(3) > 0 {
-                let t = now + rand(20);
-                match rand(4) {
-                    0 => {
-                        let l = rand(2) as usize;
-                        let t = t.max(lane_back[l]) + rand(2);
-                        lane_back[l] = t;
-                        q.push_lane(lanes[l], t, seq);
-                        reference.insert((t, seq));
-                    }
-                    _ => {
-                        q.push(t, seq);
-                        reference.insert((t, seq));
+            match rand(6) {
+                0 => held.push(q.reserve()),
+                1 if !held.is_empty() => {
+                    let seq = held.swap_remove(rand(held.len() as u64) as usize);
+                    let t = now + rand(20);
+                    q.push_reserved(t, seq, seq);
+                    reference.insert((t, seq));
+                }
+                2 | 3 => {
+                    let t = now + rand(20);
+                    let seq = q.reserve();
+                    q.push_reserved(t, seq, seq);
+                    reference.insert((t, seq));
+                }
+                _ => {
+                    if let Some((t, e)) = q.pop() {
+                        assert_eq!((t, e), reference.pop_first().expect("reference has it too"));
+                        now = t;
                     }
                 }
-                seq += 1;
-            } else if let Some((t, e)) = q.pop() {
-                let first = reference.pop_first().expect("reference has it too");
-                assert_eq!((t, e), first);
-                now = t;
             }
         }
         while let Some(x) = q.pop() {

@@ -15,6 +15,7 @@ mod faults;
 mod guardrails;
 mod routing;
 mod stations;
+mod timeouts;
 
 pub use guardrails::GuardOutcome;
 
@@ -31,6 +32,7 @@ use super::streams::Streams;
 use broker::{Broker, Msg};
 use charges::ChargeRecord;
 use guardrails::Guardrails;
+use timeouts::TimeoutLanes;
 
 /// Simulated time after the end of the run during which in-flight requests
 /// may still finish; those still open then count as failed.
@@ -146,6 +148,8 @@ enum Ev {
     GuardCheck,
     GuardAct(u16),
     GuardScaled(u16),
+    /// The front timeout of a timeout lane is due (see [`timeouts`]).
+    TimeoutDue(u16),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -321,8 +325,8 @@ pub struct Replication<'a> {
     peer_events: u64,
     arrivals: u64,
     peak_in_flight: usize,
-    /// Event-queue lane of each distinct call timeout, by duration.
-    lanes: Vec<(u64, usize)>,
+    /// Call and try timeouts, in a FIFO lane per duration.
+    timeouts: TimeoutLanes,
     guardrails: Guardrails,
     /// The counterfactual twin: the fault timeline is drawn (and measured
     /// against) but no fault acts.
@@ -363,18 +367,7 @@ impl<'a> Replication<'a> {
             }
         };
         let windows = draw_windows(scn, &mut rng.faults, scn.duration_ns, units);
-        // Timeouts of one duration come due in the order they are set: one
-        // FIFO lane each, instead of the heap.
-        let mut engine = Engine::new();
-        let mut durations: Vec<u64> = topo
-            .services
-            .iter()
-            .flat_map(|s| s.calls.iter().flat_map(|c| [c.timeout_ns, c.per_try_timeout_ns]))
-            .flatten()
-            .collect();
-        durations.sort_unstable();
-        durations.dedup();
-        let lanes = durations.into_iter().map(|d| (d, engine.add_lane())).collect();
+        let engine = Engine::new();
         let mut rec = Recorder::new(topo, scn);
         if !windows.is_empty() {
             let start = windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
@@ -389,7 +382,7 @@ impl<'a> Replication<'a> {
             topo,
             scn,
             engine,
-            lanes,
+            timeouts: TimeoutLanes::new(topo),
             rng,
             nr,
             rr: vec![0; group_first.len()],
@@ -506,6 +499,7 @@ impl<'a> Replication<'a> {
             Ev::GuardCheck => self.on_guard_check(),
             Ev::GuardAct(i) => self.on_guard_act(i as usize),
             Ev::GuardScaled(i) => self.on_guard_scaled(i as usize),
+            Ev::TimeoutDue(l) => self.on_timeout_due(l),
         }
     }
 

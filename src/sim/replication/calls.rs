@@ -50,14 +50,6 @@ impl<'a> Replication<'a> {
         }
         idx
     }
-    /// Schedules an event `after` ns from now in that duration's lane.
-    #[inline]
-    pub(super) fn push_timeout(&mut self, after: u64, ev: Ev) {
-        match self.lanes.iter().find(|(d, _)| *d == after) {
-            Some(&(_, lane)) => self.engine.schedule_in_lane(lane, self.engine.now + after, ev),
-            None => self.engine.schedule(self.engine.now + after, ev),
-        }
-    }
     pub(super) fn free_call(&mut self, idx: u32) {
         let c = &mut self.calls.slots[idx as usize];
         c.live = false;
