@@ -95,6 +95,8 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Chaos Mesh, Litmus, Istio, Toxiproxy, Argo Rollouts and PrometheusRule manifests → a scenario.
+    Import(crate::import::ImportArgs),
     /// Measure simulated events per second (an event: an arrival or a service completion).
     Bench {
         /// `mm1`, `mmc` (M/M/4 of the peer models) or a scenario file.
@@ -147,6 +149,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Check(args) => check::cmd_check(&args),
         Command::Sweep(args) => sweep::cmd_sweep(&args),
         Command::Merge(args) => merge::cmd_merge(&args),
+        Command::Import(args) => crate::import::cmd_import(&args),
         Command::Report { results_dir } => cmd_report(&results_dir),
         Command::Validate { paths } => cmd_validate(&paths),
         Command::List { paths } => cmd_list(&paths),

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod gate;
+pub mod import;
 pub mod input;
 pub mod model;
 pub mod montecarlo;
