@@ -73,6 +73,8 @@ pub struct Options {
     /// When set, the topology with the mesh's settings applied is written
     /// too, and the scenario names it by this path instead.
     pub topology_out_ref: Option<String>,
+    /// The written scenario's name in diagnostics (default: `<name>.toml`).
+    pub out_name: Option<String>,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Default for Options {
             cpus_per_pod: CPUS_PER_POD,
             topology_ref: "topology.toml".to_string(),
             topology_out_ref: None,
+            out_name: None,
         }
     }
 }
@@ -198,8 +201,11 @@ pub fn from_texts(
         return Err(diags);
     }
     // Loaded back, so what is written is what `validate` accepts.
-    let topo_text = written.topology_toml.as_deref().unwrap_or(topology.1);
-    let scenario_name = format!("{}.toml", written.name);
+    let topo_text = match (&options.topology_out_ref, &written.topology_toml) {
+        (Some(_), Some(t)) => t.as_str(),
+        _ => topology.1,
+    };
+    let scenario_name = options.out_name.clone().unwrap_or_else(|| format!("{}.toml", written.name));
     match input::scenario_from_str(
         Path::new(topology.0),
         topo_text,
@@ -207,11 +213,7 @@ pub fn from_texts(
         &written.scenario_toml,
     ) {
         Ok((loaded, warnings)) => {
-            diags.extend(
-                warnings
-                    .into_iter()
-                    .filter(|w| w.severity != Severity::Warning || !w.message.contains("not simulated yet")),
-            );
+            diags.extend(warnings);
             Ok(Imported {
                 scenario_toml: written.scenario_toml,
                 topology_toml: written.topology_toml.filter(|_| options.topology_out_ref.is_some()),

@@ -650,7 +650,7 @@ fn pod(cx: &mut Cx, d: &D, spec: &Node, path: &str, name: &str, duration_s: Opti
             "not modelled: a killed replica fails its requests at once (grace period 0)",
         );
     }
-    spec.get("containerNames");
+    spec.get("containerNames").map(Node::mark_all);
     match action.as_str() {
         "pod-kill" | "container-kill" => {
             let (restart, what) = if action == "pod-kill" {
@@ -817,7 +817,7 @@ fn stress(cx: &mut Cx, d: &D, spec: &Node, path: &str, name: &str, duration_s: O
         spec.mark_all();
         return Vec::new();
     };
-    spec.get("containerNames");
+    spec.get("containerNames").map(Node::mark_all);
     if let Some(n) = spec.get("stressngStressors") {
         cx.warn(
             d,

@@ -168,6 +168,7 @@ pub fn cmd_import(args: &ImportArgs) -> i32 {
         cpus_per_pod: args.cpus_per_pod,
         topology_ref: relative(out_dir, &args.topology),
         topology_out_ref: args.topology_out.as_ref().map(|t| relative(out_dir, t)),
+        out_name: Some(args.out.display().to_string()),
     };
     let manifests: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
     let topology_name = args.topology.display().to_string();

@@ -83,6 +83,8 @@ pub struct Written {
 
 /// A number as TOML writes it: whole numbers as integers.
 fn num(x: f64) -> Value {
+    // Twelve decimals: 1 − 0.95 is written 0.05, not 0.050000000000000044.
+    let x = format!("{x:.12}").parse::<f64>().unwrap_or(x);
     if x.fract() == 0.0 && x.abs() < 1e15 {
         Value::from(x as i64)
     } else {
@@ -377,6 +379,9 @@ pub fn write(
     let mut text = doc.to_string();
     if minimal {
         text = text.trim_start().to_string();
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
     }
     Written {
         name,

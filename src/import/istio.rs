@@ -85,7 +85,7 @@ pub fn virtual_service(cx: &mut Cx, d: &D, root: &Node) {
         cx.err(d, root, "spec", "a VirtualService needs `spec`");
         return;
     };
-    spec.get("hosts");
+    spec.get("hosts").map(Node::mark_all);
     for key in ["gateways", "exportTo"] {
         if let Some(n) = spec.get(key) {
             n.mark_all();

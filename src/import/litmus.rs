@@ -364,7 +364,7 @@ fn probe(cx: &mut Cx, d: &D, p: &Node, path: &str, chaos_s: f64) {
             p,
             &join(path, "mode"),
             format!(
-                "not modelled: a {mode} probe checks before or after the chaos; chaoscal's SLOs measure the whole run"
+                "not modelled: mode {mode} checks before or after the chaos; chaoscal's SLOs measure the whole run"
             ),
         );
         return;
@@ -458,7 +458,7 @@ fn probe(cx: &mut Cx, d: &D, p: &Node, path: &str, chaos_s: f64) {
             cx.plan.slos.push(SloOut {
                 origin: format!("{}, {path}", d.origin()),
                 notes: vec![format!(
-                    "promProbe {criteria} {}: a {kind} SLO over every {window_s} s window",
+                    "promProbe {criteria} {}: an {kind} SLO over every {window_s} s window",
                     value.unwrap_or(0.0)
                 )],
                 name: safe(&name),
