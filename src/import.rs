@@ -205,7 +205,10 @@ pub fn from_texts(
         (Some(_), Some(t)) => t.as_str(),
         _ => topology.1,
     };
-    let scenario_name = options.out_name.clone().unwrap_or_else(|| format!("{}.toml", written.name));
+    let scenario_name = options
+        .out_name
+        .clone()
+        .unwrap_or_else(|| format!("{}.toml", written.name));
     match input::scenario_from_str(
         Path::new(topology.0),
         topo_text,
