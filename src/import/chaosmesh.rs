@@ -367,31 +367,29 @@ fn network(cx: &mut Cx, d: &D, spec: &Node, path: &str, name: &str, duration_s: 
     let want = |a: &str| action == a || action == "netem";
     if want("delay")
         && let Some(delay) = spec.get("delay")
+        && let Some(dl) = delay_of(cx, d, delay, &join(path, "delay"), twice, &mut notes)
     {
-        if let Some(dl) = delay_of(cx, d, delay, &join(path, "delay"), twice, &mut notes) {
-            out.extend(per_target(d, &who, cx, FaultKind::Latency, name, |f| {
-                f.delay = Some(dl.clone());
-                f.percent = Some(share);
-                f.duration_s = duration_s;
-                f.notes = notes.clone();
-            }));
-        }
+        out.extend(per_target(d, &who, cx, FaultKind::Latency, name, |f| {
+            f.delay = Some(dl.clone());
+            f.percent = Some(share);
+            f.duration_s = duration_s;
+            f.notes = notes.clone();
+        }));
     }
     if want("loss")
         && let Some(loss) = spec.get("loss")
+        && let Some(p) = loss_of(cx, d, loss, &join(path, "loss"), twice, &mut notes)
     {
-        if let Some(p) = loss_of(cx, d, loss, &join(path, "loss"), twice, &mut notes) {
-            let n = if action == "netem" {
-                format!("{name}-loss")
-            } else {
-                name.to_string()
-            };
-            out.extend(per_target(d, &who, cx, FaultKind::PacketLoss, &n, |f| {
-                f.percent = Some(p * share / 100.0);
-                f.duration_s = duration_s;
-                f.notes = notes.clone();
-            }));
-        }
+        let n = if action == "netem" {
+            format!("{name}-loss")
+        } else {
+            name.to_string()
+        };
+        out.extend(per_target(d, &who, cx, FaultKind::PacketLoss, &n, |f| {
+            f.percent = Some(p * share / 100.0);
+            f.duration_s = duration_s;
+            f.notes = notes.clone();
+        }));
     }
     match action.as_str() {
         "partition" => {
@@ -534,7 +532,7 @@ fn loss_of(cx: &mut Cx, d: &D, n: &Node, path: &str, twice: bool, notes: &mut Ve
 
 fn correlation(cx: &mut Cx, d: &D, n: &Node, path: &str) {
     if let Some(c) = n.get("correlation")
-        && units::percent_string(c.scalar().unwrap_or("0")).map_or(true, |v| v != 0.0)
+        && units::percent_string(c.scalar().unwrap_or("0")) != Ok(0.0)
     {
         cx.warn(
             d,
