@@ -628,3 +628,33 @@ fn durations_are_parsed_as_the_source_projects_do() {
         show(&d)
     );
 }
+
+#[test]
+fn truncated_and_mangled_manifests_never_panic() {
+    // Every fixture cut short at many points, and with characters swapped in, gives diagnostics, never a panic.
+    let files = [
+        "chaos-mesh/network.yaml",
+        "chaos-mesh/workflow.yaml",
+        "chaos-mesh/schedule.yaml",
+        "litmus/engine.yaml",
+        "istio/virtualservice.yaml",
+        "toxiproxy/proxies.json",
+        "argo/rollout.yaml",
+        "prometheus/burn-rate.yaml",
+    ];
+    for f in files {
+        let text = read(f);
+        let cuts: Vec<usize> = (0..text.len())
+            .step_by(13)
+            .filter(|i| text.is_char_boundary(*i))
+            .collect();
+        for cut in cuts {
+            let _ = diagnostics(&[(f, &text[..cut])], &Options::default());
+            let mangled: String = text
+                .char_indices()
+                .map(|(i, c)| if i % 97 == cut % 97 && c != '\n' { '{' } else { c })
+                .collect();
+            let _ = diagnostics(&[(f, &mangled)], &Options::default());
+        }
+    }
+}
