@@ -187,7 +187,7 @@ pub fn from_texts(
     }
     convert_all(&mut cx, &docs);
     let plan = std::mem::take(&mut cx.plan);
-    let mut written = emit::write(&mut cx, base_doc, base.map(|b| b.0), topology, &plan);
+    let mut written = emit::write(&mut cx, base_doc, topology, &plan);
     diags.append(&mut cx.diags);
     diags.append(&mut written.diagnostics);
     if options.strict {
@@ -257,7 +257,7 @@ fn convert_all(cx: &mut Cx, files: &[(&str, &str, Vec<Document>)]) {
             }
         }
     }
-    let templates = argo::templates(cx, &docs);
+    let templates = argo::templates(&docs);
     for (d, root) in &docs {
         match (d.group.as_str(), d.kind.as_str()) {
             ("chaos-mesh.org", _) => chaosmesh::convert(cx, d, root),

@@ -9,7 +9,7 @@ use super::yaml::{Node, join};
 use super::{Analysis, Cx, D, RolloutOut, Step, number};
 
 /// The AnalysisTemplates (and ClusterAnalysisTemplates) given, by name.
-pub fn templates<'a>(_cx: &mut Cx, docs: &'a [(D<'a>, &'a Node)]) -> Vec<(String, &'a D<'a>, &'a Node)> {
+pub fn templates<'a>(docs: &'a [(D<'a>, &'a Node)]) -> Vec<(String, &'a D<'a>, &'a Node)> {
     docs.iter()
         .filter(|(d, _)| {
             d.group == "argoproj.io" && matches!(d.kind.as_str(), "AnalysisTemplate" | "ClusterAnalysisTemplate")

@@ -130,16 +130,9 @@ fn replaced(diags: &mut Vec<Diagnostic>, base: &Base, key: &str, why: &str) {
     diags.push(src.warning(&KeyPath::root().k(key), why));
 }
 
-pub fn write(
-    cx: &mut Cx,
-    base: Option<Base>,
-    base_name: Option<&str>,
-    topology: super::Text<'_>,
-    plan: &Plan,
-) -> Written {
+pub fn write(cx: &mut Cx, base: Option<Base>, topology: super::Text<'_>, plan: &Plan) -> Written {
     let mut diags = Vec::new();
     let opts = cx.opts;
-    let topo = cx.topo;
     let topology_ref = opts
         .topology_out_ref
         .clone()
@@ -169,7 +162,6 @@ pub fn write(
         }
         None => (minimal(cx, plan), true),
     };
-    let _ = base_name;
     // [experiment]: the topology as seen from the written scenario, the name if given.
     if let Some(exp) = doc.get_mut("experiment").and_then(Item::as_table_like_mut) {
         exp.insert("topology", toml_edit::value(topology_ref.clone()));
@@ -350,7 +342,7 @@ pub fn write(
     let topology_toml = if plan.overrides.is_empty() {
         Some(topology.1.to_string())
     } else {
-        match apply_overrides(topology.1, plan, topo) {
+        match apply_overrides(topology.1, plan) {
             Ok(t) => {
                 if opts.topology_out_ref.is_none() {
                     let keys: BTreeSet<String> = plan
@@ -611,7 +603,7 @@ fn minimal(cx: &Cx, plan: &Plan) -> DocumentMut {
 
 /// The topology text with the overrides applied (comments kept), and a
 /// header saying what was changed and where it came from.
-fn apply_overrides(text: &str, plan: &Plan, topo: &crate::model::Topology) -> Result<String, String> {
+fn apply_overrides(text: &str, plan: &Plan) -> Result<String, String> {
     let mut doc = text
         .parse::<DocumentMut>()
         .map_err(|e| format!("cannot edit the topology: {}", e.message()))?;
@@ -666,7 +658,6 @@ fn apply_overrides(text: &str, plan: &Plan, topo: &crate::model::Topology) -> Re
         };
         header.push_str(&format!("#   {where_}: {} = {shown}  (from {})\n", o.key, o.origin));
     }
-    let _ = topo;
     Ok(format!("{header}\n{doc}"))
 }
 
