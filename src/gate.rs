@@ -15,17 +15,17 @@
 //!   number of degraded services fails when Welch's one-sided t-test says
 //!   it rose. A significant fall is reported as an improvement (a pass).
 //!
-//! Everything here is a pure function of summaries; the command line does
-//! the running and the file I/O.
+//! Everything here is a pure function of results ([`Summary`], the schema
+//! of `summary.json`: in memory after a run, or read back from a saved
+//! file); the command line does the running and the file I/O, and
+//! `crate::present` shows the findings (console, JUnit, Markdown).
 
 pub mod stats;
 
-use std::fmt::Write as _;
-
-use serde::Deserialize;
-
 use crate::model::Expect;
 use crate::montecarlo::wilson95;
+use crate::results::Summary;
+use crate::results::summary::Spread;
 use stats::Sample;
 
 /// The default significance level of baseline comparisons (one-sided).
@@ -87,66 +87,6 @@ pub struct ExperimentCheck {
 impl ExperimentCheck {
     pub fn count(&self, v: Verdict) -> usize {
         self.findings.iter().filter(|f| f.verdict == v).count()
-    }
-}
-
-/// What the gates read from a `summary.json` (extra fields are ignored, so
-/// summaries written by older chaoscal versions still read).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Facts {
-    pub experiment: String,
-    #[serde(default)]
-    pub seed: u64,
-    pub replications: u64,
-    #[serde(default)]
-    pub slos: Vec<SloFacts>,
-    #[serde(default)]
-    pub blast_radius: Option<BlastFacts>,
-    #[serde(default)]
-    pub flows: Vec<FlowFacts>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct SloFacts {
-    pub name: String,
-    pub violations: u64,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct BlastFacts {
-    pub services: SpreadFacts,
-    pub containment_breach_probability: f64,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct SpreadFacts {
-    pub mean: f64,
-    /// Absent in summaries written before `sd` was added.
-    #[serde(default)]
-    pub sd: Option<f64>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct FlowFacts {
-    pub name: String,
-    #[serde(default)]
-    pub availability: f64,
-    pub latency_ms: FlowLatencyFacts,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct FlowLatencyFacts {
-    pub p99: f64,
-}
-
-impl Facts {
-    /// Replications in which containment was breached (exact: the
-    /// probability is written to 9 decimals).
-    pub fn breaches(&self) -> u64 {
-        self.blast_radius
-            .as_ref()
-            .map(|b| (b.containment_breach_probability * self.replications as f64).round() as u64)
-            .unwrap_or(0)
     }
 }
 
@@ -212,13 +152,18 @@ pub fn limit_finding(what: &str, k: u64, n: u64, limit: f64) -> Finding {
     }
 }
 
+/// Replications in which containment was breached (none without faults).
+fn breaches(s: &Summary) -> u64 {
+    s.blast_radius.as_ref().map_or(0, |b| b.breaches(s.replications))
+}
+
 /// Evaluates a scenario's `[expect]` against its results.
-pub fn expectations(expect: &Expect, facts: &Facts) -> Vec<Finding> {
-    let n = facts.replications;
+pub fn expectations(expect: &Expect, results: &Summary) -> Vec<Finding> {
+    let n = results.replications;
     let mut out = Vec::new();
     for (slo, limit) in &expect.max_violation_probability {
         let what = format!("P(violate {slo})");
-        match facts.slos.iter().find(|s| &s.name == slo) {
+        match results.slos.iter().find(|s| &s.name == slo) {
             Some(s) => out.push(limit_finding(&what, s.violations, n, *limit)),
             None => out.push(Finding {
                 group: "expect",
@@ -232,7 +177,7 @@ pub fn expectations(expect: &Expect, facts: &Facts) -> Vec<Finding> {
         }
     }
     if let Some(limit) = expect.max_containment_breach_probability {
-        out.push(limit_finding("P(containment breach)", facts.breaches(), n, limit));
+        out.push(limit_finding("P(containment breach)", breaches(results), n, limit));
     }
     out
 }
@@ -294,8 +239,75 @@ fn skipped(group: &'static str, name: String, message: String) -> Finding {
     }
 }
 
+/// A baseline comparison of a mean over replications (Welch's t-test);
+/// skipped when either side lacks the standard deviation or has fewer than
+/// two replications.
+fn mean_change(name: String, current: &Spread, n1: u64, baseline: &Spread, n0: u64, alpha: f64) -> Finding {
+    let (m1, m0) = (current.mean, baseline.mean);
+    let (Some(sd1), Some(sd0)) = (current.sd, baseline.sd) else {
+        return skipped(
+            "baseline",
+            name,
+            "the baseline has no standard deviation (written by an older chaoscal): regenerate it".into(),
+        );
+    };
+    let cur = Sample {
+        n: n1,
+        mean: m1,
+        sd: sd1,
+    };
+    let base = Sample {
+        n: n0,
+        mean: m0,
+        sd: sd0,
+    };
+    let (Some(rise), Some(fall)) = (stats::welch_one_sided(cur, base), stats::welch_one_sided(base, cur)) else {
+        return skipped(
+            "baseline",
+            name,
+            "a t-test needs at least 2 replications on each side".into(),
+        );
+    };
+    let (verdict, message) = if m1 == m0 && sd1 == sd0 && n1 == n0 {
+        (Verdict::Pass, "unchanged".to_string())
+    } else if rise < alpha {
+        (
+            Verdict::Fail,
+            format!(
+                "rose from {m0:.3} to {m1:.3}: significant (Welch t-test, one-sided p = {}, α = {alpha})",
+                fmt_p(rise)
+            ),
+        )
+    } else if fall < alpha {
+        (
+            Verdict::Pass,
+            format!(
+                "improved from {m0:.3} to {m1:.3} (Welch t-test, one-sided p = {})",
+                fmt_p(fall)
+            ),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!(
+                "{m0:.3} → {m1:.3}: no significant rise (Welch t-test, one-sided p = {})",
+                fmt_p(rise)
+            ),
+        )
+    };
+    Finding {
+        group: "baseline",
+        name,
+        verdict,
+        observed: format!("{m1:.3} (sd {sd1:.3})"),
+        reference: format!("baseline {m0:.3} (sd {sd0:.3})"),
+        message,
+        replications_to_decide: None,
+    }
+}
+
 /// Compares results with a baseline `summary.json` of the same experiment.
-pub fn compare(current: &Facts, baseline: &Facts, alpha: f64) -> Vec<Finding> {
+pub fn compare(current: &Summary, baseline: &Summary, alpha: f64) -> Vec<Finding> {
     let (n1, n0) = (current.replications, baseline.replications);
     let mut out = Vec::new();
     for s in &current.slos {
@@ -322,77 +334,20 @@ pub fn compare(current: &Facts, baseline: &Facts, alpha: f64) -> Vec<Finding> {
         (Some(c), Some(b)) => {
             out.push(proportion_change(
                 "P(containment breach) vs baseline".to_string(),
-                current.breaches(),
+                breaches(current),
                 n1,
-                baseline.breaches(),
+                breaches(baseline),
                 n0,
                 alpha,
             ));
-            let name = "mean degraded services vs baseline".to_string();
-            let observed = format!("{:.3} (sd {:.3})", c.services.mean, c.services.sd.unwrap_or(0.0));
-            match (c.services.sd, b.services.sd) {
-                (Some(sd1), Some(sd0)) => {
-                    let cur = Sample {
-                        n: n1,
-                        mean: c.services.mean,
-                        sd: sd1,
-                    };
-                    let base = Sample {
-                        n: n0,
-                        mean: b.services.mean,
-                        sd: sd0,
-                    };
-                    let reference = format!("baseline {:.3} (sd {:.3})", b.services.mean, sd0);
-                    let finding = |verdict, message| Finding {
-                        group: "baseline",
-                        name: name.clone(),
-                        verdict,
-                        observed: observed.clone(),
-                        reference: reference.clone(),
-                        message,
-                        replications_to_decide: None,
-                    };
-                    match (stats::welch_one_sided(cur, base), stats::welch_one_sided(base, cur)) {
-                        (Some(rise), Some(fall)) => {
-                            let (m1, m0) = (c.services.mean, b.services.mean);
-                            out.push(if m1 == m0 && sd1 == sd0 && n1 == n0 {
-                                finding(Verdict::Pass, "unchanged".to_string())
-                            } else if rise < alpha {
-                                finding(
-                                    Verdict::Fail,
-                                    format!(
-                                        "rose from {m0:.3} to {m1:.3}: significant (Welch t-test, one-sided p = {}, α = {alpha})",
-                                        fmt_p(rise)
-                                    ),
-                                )
-                            } else if fall < alpha {
-                                finding(
-                                    Verdict::Pass,
-                                    format!("improved from {m0:.3} to {m1:.3} (Welch t-test, one-sided p = {})", fmt_p(fall)),
-                                )
-                            } else {
-                                finding(
-                                    Verdict::Pass,
-                                    format!(
-                                        "{m0:.3} → {m1:.3}: no significant rise (Welch t-test, one-sided p = {})",
-                                        fmt_p(rise)
-                                    ),
-                                )
-                            });
-                        }
-                        _ => out.push(skipped(
-                            "baseline",
-                            name,
-                            "a t-test needs at least 2 replications on each side".into(),
-                        )),
-                    }
-                }
-                _ => out.push(skipped(
-                    "baseline",
-                    name,
-                    "the baseline has no standard deviation (written by an older chaoscal): regenerate it".into(),
-                )),
-            }
+            out.push(mean_change(
+                "mean degraded services vs baseline".to_string(),
+                &c.services,
+                n1,
+                &b.services,
+                n0,
+                alpha,
+            ));
         }
         (None, None) => {}
         (Some(_), None) => out.push(skipped(
@@ -431,233 +386,6 @@ pub fn exit_code(checks: &[ExperimentCheck], strict: bool) -> i32 {
     }
 }
 
-// ---------------------------------------------------------------- console
-
-/// The console report of one experiment.
-pub fn console(out: &mut String, c: &ExperimentCheck) {
-    let _ = writeln!(
-        out,
-        "== {} ({} replications, seed {}; {})",
-        c.experiment, c.replications, c.seed, c.source
-    );
-    if let Some(b) = &c.baseline {
-        let _ = writeln!(out, "   baseline: {b}");
-    }
-    if c.findings.is_empty() {
-        let _ = writeln!(out, "   nothing to check (no [expect] and no baseline)");
-    }
-    for f in &c.findings {
-        let _ = writeln!(out, "   {:<12} {}: {}", f.verdict.label(), f.name, f.observed);
-        let _ = writeln!(out, "   {:<12} {}", "", f.message);
-    }
-}
-
-// ---------------------------------------------------------------- JUnit
-
-/// Text made safe for XML character data and attribute values: the five
-/// special characters escaped, characters XML 1.0 forbids replaced.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(ch),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JUnit XML in the shape GitLab, GitHub (test-reporter actions) and
-/// Jenkins read: `<testsuites>` holding one `<testsuite>` per experiment,
-/// one `<testcase>` per expectation or comparison; a failure is
-/// `<failure message type>`, an inconclusive or skipped check `<skipped
-/// message>` (an inconclusive one is a `<failure>` with `strict`).
-pub fn junit(checks: &[ExperimentCheck], strict: bool) -> String {
-    let is_failure = |v: Verdict| v == Verdict::Fail || (strict && v == Verdict::Inconclusive);
-    let is_skipped = |v: Verdict| v == Verdict::Skipped || (!strict && v == Verdict::Inconclusive);
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let all: Vec<&Finding> = checks.iter().flat_map(|c| &c.findings).collect();
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"chaoscal check\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">",
-        all.len(),
-        all.iter().filter(|f| is_failure(f.verdict)).count(),
-        all.iter().filter(|f| is_skipped(f.verdict)).count(),
-        checks.iter().map(|c| c.time_s).sum::<f64>()
-    );
-    for c in checks {
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">",
-            xml_escape(&c.experiment),
-            c.findings.len(),
-            c.findings.iter().filter(|f| is_failure(f.verdict)).count(),
-            c.findings.iter().filter(|f| is_skipped(f.verdict)).count(),
-            c.time_s
-        );
-        let _ = writeln!(x, "    <properties>");
-        let mut props = vec![
-            ("seed", c.seed.to_string()),
-            ("replications", c.replications.to_string()),
-            ("source", c.source.clone()),
-        ];
-        if let Some(b) = &c.baseline {
-            props.push(("baseline", b.clone()));
-        }
-        for (k, v) in props {
-            let _ = writeln!(
-                x,
-                "      <property name=\"{}\" value=\"{}\"/>",
-                xml_escape(k),
-                xml_escape(&v)
-            );
-        }
-        let _ = writeln!(x, "    </properties>");
-        for f in &c.findings {
-            let classname = format!("chaoscal.{}.{}", c.experiment, f.group);
-            let head = format!(
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"0\"",
-                xml_escape(&f.name),
-                xml_escape(&classname)
-            );
-            let body = format!("observed: {}\nreference: {}\n{}", f.observed, f.reference, f.message);
-            if is_failure(f.verdict) {
-                let kind = if f.verdict == Verdict::Fail {
-                    if f.group == "expect" {
-                        "expectation"
-                    } else {
-                        "regression"
-                    }
-                } else {
-                    "inconclusive"
-                };
-                let _ = writeln!(
-                    x,
-                    "{head}>\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    </testcase>",
-                    xml_escape(&f.message),
-                    xml_escape(&body)
-                );
-            } else if is_skipped(f.verdict) {
-                let _ = writeln!(
-                    x,
-                    "{head}>\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    xml_escape(&format!("{}: {}", f.verdict.label(), f.message))
-                );
-            } else {
-                let _ = writeln!(
-                    x,
-                    "{head}>\n      <system-out>{}</system-out>\n    </testcase>",
-                    xml_escape(&body)
-                );
-            }
-        }
-        let _ = writeln!(x, "  </testsuite>");
-    }
-    x.push_str("</testsuites>\n");
-    x
-}
-
-// ---------------------------------------------------------------- Markdown
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-fn icon(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "✅",
-        Verdict::Fail => "❌",
-        Verdict::Inconclusive => "⚠️",
-        Verdict::Skipped => "➖",
-    }
-}
-
-/// A Markdown summary for a pull-request comment: a headline, the failed
-/// and inconclusive checks first, every check in a collapsed section.
-pub fn markdown(checks: &[ExperimentCheck], strict: bool) -> String {
-    let [pass, fail, inconclusive, skip] = totals(checks);
-    let failed = exit_code(checks, strict) != 0;
-    let mut m = String::new();
-    let _ = writeln!(
-        m,
-        "### {} chaoscal check: {fail} failed, {inconclusive} inconclusive, {pass} passed, {skip} skipped",
-        if failed {
-            "❌"
-        } else if inconclusive > 0 {
-            "⚠️"
-        } else {
-            "✅"
-        }
-    );
-    let _ = writeln!(m);
-    let _ = writeln!(
-        m,
-        "{} experiment(s). A limit passes when the 95% Wilson upper bound is below it and fails when the lower bound is \
-         above it; baseline changes are one-sided tests at the significance level shown.",
-        checks.len()
-    );
-    let _ = writeln!(m);
-    let header = "| | experiment | check | observed | limit / baseline | why |\n|---|---|---|---|---|---|";
-    let attention: Vec<(&ExperimentCheck, &Finding)> = checks
-        .iter()
-        .flat_map(|c| c.findings.iter().map(move |f| (c, f)))
-        .filter(|(_, f)| matches!(f.verdict, Verdict::Fail | Verdict::Inconclusive))
-        .collect();
-    let row = |m: &mut String, c: &ExperimentCheck, f: &Finding| {
-        let _ = writeln!(
-            m,
-            "| {} | {} | {} | {} | {} | {} |",
-            icon(f.verdict),
-            md_cell(&c.experiment),
-            md_cell(&f.name),
-            md_cell(&f.observed),
-            md_cell(&f.reference),
-            md_cell(&f.message)
-        );
-    };
-    if !attention.is_empty() {
-        let _ = writeln!(m, "{header}");
-        for (c, f) in &attention {
-            row(&mut m, c, f);
-        }
-        let _ = writeln!(m);
-    }
-    let _ = writeln!(m, "<details><summary>All checks</summary>\n");
-    let _ = writeln!(
-        m,
-        "| experiment | replications | seed | passed | failed | inconclusive | skipped |"
-    );
-    let _ = writeln!(m, "|---|---|---|---|---|---|---|");
-    for c in checks {
-        let _ = writeln!(
-            m,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            md_cell(&c.experiment),
-            c.replications,
-            c.seed,
-            c.count(Verdict::Pass),
-            c.count(Verdict::Fail),
-            c.count(Verdict::Inconclusive),
-            c.count(Verdict::Skipped)
-        );
-    }
-    let _ = writeln!(m);
-    let _ = writeln!(m, "{header}");
-    for c in checks {
-        for f in &c.findings {
-            row(&mut m, c, f);
-        }
-    }
-    let _ = writeln!(m, "\n</details>");
-    m
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,11 +399,5 @@ mod tests {
         assert_eq!(f.verdict, Verdict::Inconclusive);
         let m = f.replications_to_decide.unwrap();
         assert!(m > 100, "{m}");
-    }
-
-    #[test]
-    fn escapes_make_xml_safe_text() {
-        // Markup characters are escaped and control characters replaced.
-        assert_eq!(xml_escape("a<b>&\"c'\u{1}"), "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}");
     }
 }

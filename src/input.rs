@@ -164,15 +164,6 @@ impl Loader {
     }
 }
 
-/// Loads and validates a topology from text (importers, fuzzing, tests), as
-/// [`load_topology`] does a file. `path` names the text in diagnostics and
-/// anchors relative files.
-pub fn topology_from_str(path: &Path, text: &str) -> Result<(Topology, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let src = Source::new(path, text);
-    let raw = parse::parse_topology(&src)?;
-    topology::resolve_topology(&src, &raw)
-}
-
 /// Loads a scenario and its topology from text (tests, benchmarks, sweeps).
 /// The paths only name the texts in diagnostics and anchor relative files.
 pub fn scenario_from_str(
@@ -195,4 +186,13 @@ pub fn scenario_from_str(
         },
         warnings,
     ))
+}
+
+/// Loads and validates a topology from text (fuzzing, tests), as
+/// [`load_topology`] does a file. `path` names the text in diagnostics and
+/// anchors relative files.
+pub fn topology_from_str(path: &Path, text: &str) -> Result<(Topology, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let src = Source::new(path, text);
+    let raw = parse::parse_topology(&src)?;
+    topology::resolve_topology(&src, &raw)
 }

@@ -12,14 +12,13 @@
 //! for any thread count, and for any split into shards merged afterwards:
 //!
 //! * [`Shard`] `K/N` runs replications K, K+N, K+2N, … of a run
-//!   ([`RunOptions::shard`]); [`partial`] writes what it measured to a
-//!   partial-result file, and [`Aggregate::merge`] adds partials together.
+//!   ([`RunOptions::shard`]); `crate::results::shard` writes what it
+//!   measured to a partial-result file, and [`Aggregate::merge`] adds
+//!   partials together.
 //! * [`run_adaptive`] adds replications in deterministic rounds until every
 //!   SLO's 95% interval is narrow enough; its decisions depend only on the
 //!   counts, so the same seed gives the same replication count (and the same
 //!   result as a plain run of that many replications).
-
-pub mod partial;
 
 use rayon::prelude::*;
 

@@ -13,12 +13,16 @@
 //! edits the parsed TOML tables and loads them like files
 //! ([`crate::input::scenario_from_str`]), so every range and reference
 //! check of the loader applies to swept values too.
-
-pub mod chart;
+//!
+//! A grid point's results are read off the run's [`Summary`] ([`Point::of`]);
+//! `crate::present::sweep` writes `sweep.csv`, the table and the chart.
 
 use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
+
+use crate::model::Expect;
+use crate::results::Summary;
 
 /// The most grid points a sweep may have (a limit on everything).
 pub const MAX_POINTS: usize = 10_000;
@@ -395,7 +399,7 @@ impl Point {
     }
 
     /// Reads a grid point off its summary.
-    pub fn of(values: Vec<f64>, summary: &crate::report::Summary, expect: &crate::model::Expect) -> Self {
+    pub fn of(values: Vec<f64>, summary: &Summary, expect: &Expect) -> Self {
         let slos = summary
             .slos
             .iter()
@@ -456,53 +460,6 @@ pub fn minimal_points(points: &[Point]) -> Vec<&Point> {
     });
     out.dedup_by(|a, b| a.values == b.values);
     out
-}
-
-/// Writes `sweep.csv`: one row per grid point.
-pub fn write_csv(path: &Path, axes: &[Axis], points: &[Point]) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
-    let mut header: Vec<String> = axes.iter().map(|a| a.key.clone()).collect();
-    header.push("replications".into());
-    if let Some(p) = points.first() {
-        for s in &p.slos {
-            for col in ["violations", "probability", "ci95_low", "ci95_high", "limit", "meets"] {
-                header.push(format!("{}.{col}", s.name));
-            }
-        }
-        for (f, _, _) in &p.flows {
-            header.push(format!("{f}.availability"));
-            header.push(format!("{f}.latency_p99_ms"));
-        }
-        if p.blast.is_some() {
-            header.push("blast.services_mean".into());
-            header.push("blast.breach_probability".into());
-        }
-    }
-    header.push("meets_all".into());
-    w.write_record(&header)?;
-    for p in points {
-        let mut rec: Vec<String> = p.values.iter().map(|v| v.to_string()).collect();
-        rec.push(p.replications.to_string());
-        for s in &p.slos {
-            rec.push(s.violations.to_string());
-            rec.push(s.probability.to_string());
-            rec.push(s.ci95[0].to_string());
-            rec.push(s.ci95[1].to_string());
-            rec.push(s.limit.to_string());
-            rec.push((s.meets as u8).to_string());
-        }
-        for (_, a, p99) in &p.flows {
-            rec.push(a.to_string());
-            rec.push(p99.to_string());
-        }
-        if let Some((m, b)) = p.blast {
-            rec.push(m.to_string());
-            rec.push(b.to_string());
-        }
-        rec.push((p.meets_all() as u8).to_string());
-        w.write_record(&rec)?;
-    }
-    w.flush()
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs headless Chromium (Debian's `chromium` package, about 45 s) when it
 # is missing, for the report's browser test in tests/integration/report.rs
-# (`report_renders_in_headless_chromium`). CI runs this script and then sets
-# CHAOSCAL_BROWSER_TESTS=1, so that test fails instead of skipping if the
-# browser is still not there. Safe to run again: it does nothing when
-# chromium is installed.
+# (`report_renders_in_headless_chromium`, ignored by a plain `cargo test`).
+# CI runs this script and then that test explicitly:
+#   cargo test --release -- --ignored report_renders_in_headless_chromium
+# Safe to run again: it does nothing when chromium is installed.
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then
   echo "browser.sh: $(chromium --version 2>/dev/null || echo chromium) already installed"

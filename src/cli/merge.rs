@@ -5,9 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::write_experiment;
-use crate::montecarlo::partial::{self, PartialFile};
-use crate::report;
+use super::ensure_writable;
+use super::run::write_experiment;
+use crate::present::{self, console};
+use crate::results::RunInfo;
+use crate::results::shard::{self, PartialFile};
 
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
@@ -36,7 +38,7 @@ fn collect_parts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Vec<String>> {
             let is_part = |f: &Path| {
                 f.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(partial::is_partial_name)
+                    .is_some_and(shard::is_partial_name)
             };
             crate::input::walk_files(p, &is_part, &mut found);
             if found.is_empty() {
@@ -72,7 +74,7 @@ pub fn cmd_merge(args: &MergeArgs) -> i32 {
     let mut groups: BTreeMap<String, Vec<(PathBuf, PartialFile)>> = BTreeMap::new();
     let mut errors = Vec::new();
     for f in files {
-        match partial::read(&f) {
+        match shard::read(&f) {
             Ok(p) => groups.entry(p.experiment.clone()).or_default().push((f, p)),
             Err(e) => errors.push(e),
         }
@@ -81,7 +83,7 @@ pub fn cmd_merge(args: &MergeArgs) -> i32 {
     let mut merged = Vec::new();
     for (name, parts) in groups {
         let shards = parts.len();
-        match partial::merge(parts) {
+        match shard::merge(parts) {
             Ok((ls, agg)) => merged.push((name, shards, ls, agg)),
             Err(e) => errors.extend(e),
         }
@@ -93,16 +95,22 @@ pub fn cmd_merge(args: &MergeArgs) -> i32 {
         eprintln!("merge: nothing written ({} problem(s))", errors.len());
         return 2;
     }
+    if let Err(e) = ensure_writable("--out", &args.out) {
+        eprintln!("error: {e}");
+        eprintln!("merge: nothing written");
+        return 2;
+    }
     for (name, shards, ls, agg) in &merged {
         let dir = args.out.join(name);
-        let run_json = serde_json::json!({
-            "experiment": name,
-            "merged_shards": shards,
-            "merge_wall_s": started.elapsed().as_secs_f64(),
-            "replications": agg.replications(),
-            "events": agg.events,
-        });
-        let summary = match write_experiment(&dir, ls, agg, run_json, args.no_report) {
+        let info = RunInfo {
+            experiment: name.clone(),
+            merged_shards: Some(*shards),
+            merge_wall_s: Some(started.elapsed().as_secs_f64()),
+            replications: agg.replications(),
+            events: agg.events,
+            ..RunInfo::default()
+        };
+        let summary = match write_experiment(&dir, ls, agg, &info, args.no_report) {
             Ok(s) => s,
             Err(code) => return code,
         };
@@ -114,12 +122,12 @@ pub fn cmd_merge(args: &MergeArgs) -> i32 {
         );
         if !args.quiet {
             let mut stdout = std::io::stdout().lock();
-            let _ = report::print_summary(&mut stdout, &summary);
+            let _ = console::run_summary(&mut stdout, &summary);
             let _ = writeln!(stdout);
         }
     }
     if !args.no_report
-        && let Err(e) = report::html::write_index(&args.out)
+        && let Err(e) = present::html::write_index(&args.out)
     {
         eprintln!("error: catalog index in {}: {e}", args.out.display());
         return 2;

@@ -1,5 +1,6 @@
 //! The few statistical functions the gates need, written out rather than
-//! pulled from a statistics crate (see CRATES.md: statrs brings nalgebra).
+//! pulled from a statistics crate (statrs, the usual one, brings nalgebra
+//! and minutes of build time for a few dozen lines).
 //!
 //! * [`replications_to_decide`]: how many replications would put a Wilson
 //!   interval clear of a limit, if the observed proportion held;

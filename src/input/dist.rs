@@ -404,15 +404,44 @@ impl Field<'_> {
     }
 }
 
+/// The largest CSV of observed values read: ten million values fit in it.
+const EMPIRICAL_MAX_BYTES: u64 = 256 << 20;
+
 /// Reads observed values from a CSV file: the named column, or the first one.
 /// A header row is detected by its first field not being a number.
 fn empirical(cx: &mut Ctx, path: &KeyPath, file: &Path, column: Option<&str>, unit: Unit) -> Option<Dist> {
-    let mut reader = match csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(file)
-    {
-        Ok(r) => r,
+    // Only a regular file of bounded size: a device such as /dev/zero would
+    // be read until memory runs out, and opening a FIFO waits for a writer.
+    // (A file that cannot be examined is reported when it is opened.)
+    if let Ok(m) = std::fs::metadata(file) {
+        if !m.is_file() {
+            cx.err(
+                path,
+                format!(
+                    "{} is not a regular file; expected a CSV of observed values",
+                    file.display()
+                ),
+            );
+            return None;
+        }
+        if m.len() > EMPIRICAL_MAX_BYTES {
+            cx.err(
+                path,
+                format!(
+                    "{}: larger than {} MiB; give a sample",
+                    file.display(),
+                    EMPIRICAL_MAX_BYTES >> 20
+                ),
+            );
+            return None;
+        }
+    }
+    let mut reader = match std::fs::File::open(file) {
+        // `take`: the file may grow while it is read.
+        Ok(f) => csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(std::io::Read::take(f, EMPIRICAL_MAX_BYTES)),
         Err(e) => {
             cx.err(path, format!("cannot read {}: {e}", file.display()));
             return None;

@@ -1331,6 +1331,43 @@ fn negative_distribution_parameter_is_reported_as_written() {
     assert!(!o.stderr.contains("-3000000"), "{}", o.stderr);
 }
 
+#[cfg(unix)]
+#[test]
+fn empirical_file_that_never_ends_is_refused_not_read() {
+    // `dist = "empirical"` naming /dev/zero, a FIFO or a file over 256 MiB is refused before reading: no hang, no runaway memory.
+    let dir = Scratch::new("empirical_never_ends");
+    let fifo = dir.join("values.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    let huge = dir.join("huge.csv");
+    let f = std::fs::File::create(&huge).expect("create huge.csv");
+    f.set_len(300 << 20).expect("a sparse 300 MiB file");
+    for (case, file, words) in [
+        (
+            "dev_zero",
+            "/dev/zero".to_string(),
+            &["/dev/zero", "not a regular file"][..],
+        ),
+        (
+            "fifo",
+            fifo.display().to_string(),
+            &["values.fifo", "not a regular file"][..],
+        ),
+        (
+            "huge",
+            huge.display().to_string(),
+            &["huge.csv", "larger than 256 MiB"][..],
+        ),
+    ] {
+        let new = format!("{{ dist = \"empirical\", file = \"{file}\" }}");
+        let topology = edit(TOPOLOGY, "{ dist = \"exp\", mean_ms = 3 }", &new);
+        let p = pair(&format!("empirical_{case}"), &topology, SCENARIO);
+        let mut w = vec!["services[2].service_time.file"];
+        w.extend_from_slice(words);
+        validate(&p.topology).error_at(&p.topology, &at(&topology, &new, &format!("\"{file}\"")), &w);
+    }
+}
+
 // ---------------------------------------------------------------- properties
 
 /// Asserts a diagnostic points inside the text it names and echoes that line.

@@ -1,0 +1,97 @@
+//! `chaoscal bench`: simulated events per second, on the peer models'
+//! M/M/1 and M/M/4 or on a scenario, on one thread and on all.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::{default_threads, load_scenarios, print_diagnostics};
+use crate::input;
+use crate::montecarlo::{RunOptions, run_scenario};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// `mm1`, `mmc` (M/M/4 of the peer models) or a scenario file.
+    #[arg(long, default_value = "mmc")]
+    pub model: String,
+    /// External arrivals per replication, for mm1/mmc.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub arrivals: u64,
+    /// Replications to run.
+    #[arg(long, default_value_t = 4)]
+    pub replications: u64,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The peer models' M/M/1 (ρ = 0.9) and M/M/4 (ρ = 0.8), time unit 1 ms.
+pub fn peer_model(model: &str, arrivals: u64) -> Option<(String, String)> {
+    let (lam_per_ms, servers) = match model {
+        "mm1" => (0.9, 1),
+        "mmc" => (3.2, 4),
+        _ => return None,
+    };
+    let duration_s = arrivals as f64 / (lam_per_ms * 1000.0);
+    let topo = format!(
+        "name = \"{model}\"\n[[regions]]\nname = \"r\"\n[[flows]]\nname = \"job\"\nentry = \"station\"\n\
+         [[services]]\nname = \"station\"\nregions = [\"r\"]\nconcurrency = {servers}\nqueue = 100000000\n\
+         service_time = {{ dist = \"exp\", mean_ms = 1 }}\n"
+    );
+    let scn = format!(
+        "[experiment]\nname = \"bench-{model}\"\ntopology = \"t.toml\"\n[run]\nduration_s = {duration_s}\n\
+         warmup_s = {}\nreplications = 1\nseed = 1\n[workload]\nrate_per_s = {}\n",
+        duration_s / 10.0,
+        lam_per_ms * 1000.0
+    );
+    Some((topo, scn))
+}
+
+pub fn cmd_bench(args: &BenchArgs) -> i32 {
+    let (model, replications) = (args.model.as_str(), args.replications);
+    let loaded = match peer_model(model, args.arrivals) {
+        Some((t, s)) => {
+            match input::scenario_from_str(Path::new("bench-topology.toml"), &t, Path::new("bench.toml"), &s) {
+                Ok((l, _)) => l,
+                Err(d) => {
+                    print_diagnostics(&d);
+                    return 2;
+                }
+            }
+        }
+        None => {
+            let (mut loaded, diags) = load_scenarios(&[PathBuf::from(model)]);
+            if diags.iter().any(|d| d.is_error()) || loaded.len() != 1 {
+                print_diagnostics(&diags);
+                eprintln!("error: --model takes mm1, mmc or one scenario file");
+                return 2;
+            }
+            loaded.remove(0)
+        }
+    };
+    let all = args.threads.unwrap_or_else(default_threads);
+    println!("model {model}: {replications} replication(s)");
+    let mut single = 0.0;
+    for t in [1, all] {
+        let opts = RunOptions::first(replications, loaded.scenario.seed, t);
+        let started = Instant::now();
+        let agg = run_scenario(&loaded.topology, &loaded.scenario, &opts, &mut |_, _| {});
+        let wall = started.elapsed().as_secs_f64();
+        let rate = agg.peer_events as f64 / wall;
+        if t == 1 {
+            single = rate;
+        }
+        println!(
+            "  threads {t}: {:.3} s, {} peer events ({:.2} M/s), {} engine events ({:.2} M/s), speed-up {:.2}x",
+            wall,
+            agg.peer_events,
+            rate / 1e6,
+            agg.events,
+            agg.events as f64 / wall / 1e6,
+            rate / single
+        );
+        if all == 1 {
+            break;
+        }
+    }
+    0
+}

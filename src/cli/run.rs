@@ -1,0 +1,242 @@
+//! `chaoscal run PATH...`: simulate scenarios and write their results (or,
+//! with `--shard K/N`, one shard's partial result for `merge`).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::{
+    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated, print_diagnostics,
+    progress_bar, simulate,
+};
+use crate::input::LoadedScenario;
+use crate::montecarlo::{Aggregate, RunOptions, Shard, run_scenario};
+use crate::present::{self, console};
+use crate::results::{self, RunInfo, Summary, shard};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub sim: SimArgs,
+    /// Results folder; each experiment writes into <out>/<experiment>/.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Run only this replication (to replay one seen in a larger run). Not with --precision:
+    /// adaptive rounds decide the count as they go.
+    #[arg(long, conflicts_with = "precision")]
+    pub replication: Option<u64>,
+    /// No progress bar, no console summary.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Skip the charts, report.html and index.html (results files only).
+    #[arg(long)]
+    pub no_report: bool,
+    /// Run one shard of the replications: K/N runs K, K+N, K+2N, … (0 ≤ K < N) and writes
+    /// <out>/<experiment>/shard-K-of-N.json for `chaoscal merge`; auto/N takes K from
+    /// SLURM_ARRAY_TASK_ID (a Slurm job array) or JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+    /// Not with --precision or --replication: a shard runs a fixed share of a fixed count.
+    #[arg(long, value_name = "K/N", conflicts_with_all = ["precision", "replication"])]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
+    /// Also run every replication's counterfactual twin (the same replication with the
+    /// faults off) and report what the faults did against it: excess failures and
+    /// latency, and the blast radius against the twin. Twice the cost.
+    #[arg(long)]
+    pub counterfactual: bool,
+}
+
+/// Checks the flags that clap cannot; returns the shard, or the message.
+fn check_flags(args: &RunArgs) -> Result<Option<Shard>, String> {
+    if let Some(e) = args.sim.problems().into_iter().next() {
+        return Err(e);
+    }
+    args.precision.check()?;
+    args.shard
+        .as_deref()
+        .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
+        .transpose()
+}
+
+pub fn cmd_run(args: &RunArgs) -> i32 {
+    let (loaded, mut diags) = load_scenarios(&args.paths);
+    dedup(&mut diags);
+    if !args.quiet || diags.iter().any(|d| d.is_error()) {
+        print_diagnostics(&diags);
+    }
+    if diags.iter().any(|d| d.is_error()) {
+        return 2;
+    }
+    let refused: Vec<(&LoadedScenario, String)> =
+        loaded.iter().filter_map(|ls| Some((ls, not_simulated(ls)?))).collect();
+    if !refused.is_empty() {
+        for (ls, what) in refused {
+            eprintln!("{}: error: {what}", ls.scenario.path.display());
+        }
+        return 2;
+    }
+    let shard = match check_flags(args).and_then(|s| ensure_writable("--out", &args.out).map(|_| s)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let threads = args.sim.threads();
+    for ls in &loaded {
+        let code = match shard {
+            Some(sh) => run_shard(ls, args, sh, threads),
+            None => run_experiment(ls, args, threads),
+        };
+        if code != 0 {
+            return code;
+        }
+    }
+    // The catalog index at the results root: every experiment folder there, as `chaoscal report <out>` lists them.
+    if !args.no_report
+        && shard.is_none()
+        && let Err(e) = present::html::write_index(&args.out)
+    {
+        eprintln!("error: catalog index in {}: {e}", args.out.display());
+        return 2;
+    }
+    0
+}
+
+/// One shard of one scenario: its replications, written as a partial result.
+fn run_shard(ls: &LoadedScenario, args: &RunArgs, sh: Shard, threads: usize) -> i32 {
+    let scn = &ls.scenario;
+    let seed = args.sim.seed.unwrap_or(scn.seed);
+    let n = args.sim.replications.unwrap_or(scn.replications as u64);
+    let dir = args.out.join(&scn.name);
+    let opts = RunOptions::shard(n, sh, seed, threads).with_counterfactual(args.counterfactual);
+    eprintln!(
+        "{}: seed {seed}, shard {sh}: {} of {n} replication(s) on {} thread(s)",
+        scn.name,
+        opts.indices.len(),
+        opts.threads
+    );
+    let mut progress = progress_bar(!args.quiet && std::io::stderr().is_terminal());
+    let agg = run_scenario(&ls.topology, scn, &opts, &mut progress);
+    match shard::write(&dir, ls, n, sh, &agg) {
+        Ok(path) => {
+            eprintln!(
+                "   wrote {}; when all {} shards are done: chaoscal merge <folders or files> --out <dir>",
+                path.display(),
+                sh.count
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the shard's partial result into {}: {e}",
+                dir.display()
+            );
+            2
+        }
+    }
+}
+
+/// One scenario: its replications (all, adaptively, or the one of
+/// `--replication`), its results, and the console summary.
+fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
+    let scn = &ls.scenario;
+    let seed = args.sim.seed.unwrap_or(scn.seed);
+    let n = args.sim.replications.unwrap_or(scn.replications as u64);
+    let dir = args.out.join(&scn.name);
+    let precision = args.precision.precision;
+    let threads = if args.replication.is_some() { 1 } else { threads };
+    // The seed first, with a line that replays one replication (TigerBeetle's VOPR habit).
+    eprintln!(
+        "{}: seed {seed}, {}{} replication(s) on {threads} thread(s); replay one with: chaoscal run {} --seed {seed} --replication <i>",
+        scn.name,
+        if precision.is_some() { "adaptive from " } else { "" },
+        if args.replication.is_some() { 1 } else { n },
+        scn.path.display()
+    );
+    let mut progress = progress_bar(!args.quiet && std::io::stderr().is_terminal());
+    let started = Instant::now();
+    let (agg, adaptive) = match args.replication {
+        Some(i) => {
+            let opts = RunOptions {
+                indices: vec![i],
+                seed,
+                threads: 1,
+                counterfactual: args.counterfactual,
+            };
+            (run_scenario(&ls.topology, scn, &opts, &mut progress), None)
+        }
+        None => {
+            let opts = RunOptions::first(n, seed, threads).with_counterfactual(args.counterfactual);
+            simulate(ls, opts, &args.precision, &mut progress)
+        }
+    };
+    let wall_s = started.elapsed().as_secs_f64();
+    let mut info = RunInfo {
+        experiment: scn.name.clone(),
+        wall_s: Some(wall_s),
+        threads: Some(threads),
+        replications: agg.replications(),
+        events: agg.events,
+        events_per_s: Some(agg.events as f64 / wall_s.max(1e-9)),
+        ..RunInfo::default()
+    };
+    if let (Some(o), Some(p)) = (&adaptive, precision) {
+        info.precision = Some(p);
+        info.max_replications = Some(args.precision.max_replications);
+        info.adaptive_rounds = Some(o.rounds.clone());
+        info.precision_reached = Some(o.reached);
+    }
+    let summary = match write_experiment(&dir, ls, &agg, &info, args.no_report) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let (Some(o), Some(p)) = (&adaptive, precision) {
+        eprintln!("   {}", adaptive_line(o, p, args.precision.max_replications));
+    }
+    if !args.quiet {
+        let mut stdout = std::io::stdout().lock();
+        let _ = console::run_summary(&mut stdout, &summary);
+        let _ = writeln!(
+            stdout,
+            "   {} events in {:.2} s ({:.1} M events/s); results in {}\n",
+            agg.events,
+            wall_s,
+            agg.events as f64 / wall_s.max(1e-9) / 1e6,
+            dir.display()
+        );
+    }
+    0
+}
+
+/// Writes an experiment's results as `run` does: `summary.json` and the
+/// CSVs, `run.json` (wall-clock figures), then (unless `no_report`) the
+/// charts and `report.html`. Errors are printed; the result is the exit code.
+pub(super) fn write_experiment(
+    dir: &Path,
+    ls: &LoadedScenario,
+    agg: &Aggregate,
+    info: &RunInfo,
+    no_report: bool,
+) -> Result<Summary, i32> {
+    let summary = match results::write_results(dir, &ls.topology, &ls.scenario, agg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot write results to {}: {e}", dir.display());
+            return Err(2);
+        }
+    };
+    if let Err(e) = info.write(dir) {
+        eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
+        return Err(2);
+    }
+    // Charts and report.html from the files just written, exactly as `chaoscal report` makes them.
+    if !no_report && let Err(e) = present::html::write_experiment(dir) {
+        eprintln!("error: report for {}: {e}", dir.display());
+        return Err(2);
+    }
+    Ok(summary)
+}
