@@ -53,6 +53,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// The catalog as a table: experiment, owner, severity, targets, declared radius, SLOs, tags.
     List(list::ListArgs),
+    /// Chaos Mesh, Litmus, Istio, Toxiproxy, Argo Rollouts and PrometheusRule manifests → a scenario.
+    Import(crate::import::ImportArgs),
     /// Measure simulated events per second (an event: an arrival or a service completion).
     Bench(bench::BenchArgs),
 }
@@ -64,6 +66,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Check(args) => check::cmd_check(&args),
         Command::Sweep(args) => sweep::cmd_sweep(&args),
         Command::Merge(args) => merge::cmd_merge(&args),
+        Command::Import(args) => crate::import::cmd_import(&args),
         Command::Report(args) => report::cmd_report(&args),
         Command::Validate(args) => validate::cmd_validate(&args),
         Command::List(args) => list::cmd_list(&args),

@@ -18,6 +18,9 @@
 //! * [`input`] reads the user's files in two stages — first only what was
 //!   written (with spans), then resolution and cross-checks — and reports
 //!   every problem at once, located; it produces the [`model`].
+//! * [`import`] turns a team's chaos manifests (Chaos Mesh, LitmusChaos,
+//!   Istio, Toxiproxy, Argo Rollouts, PrometheusRule) into scenario and
+//!   topology files that [`input`] then loads (`docs/import.md`).
 //! * [`sim`] runs one replication: [`sim::engine`] (clock and event list),
 //!   [`sim::chaos`] (fault timelines and effects), [`sim::mechanisms`] (each
 //!   resilience mechanism as a state machine) and the replication that moves
@@ -65,6 +68,7 @@
 
 pub mod cli;
 pub mod gate;
+pub mod import;
 pub mod input;
 pub mod model;
 pub mod montecarlo;

@@ -8,6 +8,7 @@ mod determinism;
 mod faults;
 mod gates;
 mod guardrails;
+mod import;
 mod mechanisms;
 mod queueing;
 mod report;

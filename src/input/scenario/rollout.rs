@@ -11,8 +11,10 @@ use crate::input::diag::{Ctx, KeyPath};
 #[expect(dead_code, reason = "shape-checked only until rollouts are simulated")]
 pub struct RawRollout {
     pub service: String,
+    pub start_s: Option<toml::Value>,
     pub overrides: toml::Table,
     pub steps: Vec<toml::Table>,
+    pub analysis: Option<toml::Table>,
 }
 
 /// Warns about a rollout and records it as not simulated.
