@@ -87,10 +87,7 @@ impl Replication<'_> {
         let lane = &mut self.timeouts.lanes[l as usize];
         let front = lane.entries.pop_front().expect("an armed lane has a front");
         lane.armed = false;
-        loop {
-            let Some(&next) = self.timeouts.lanes[l as usize].entries.front() else {
-                break;
-            };
+        while let Some(&next) = self.timeouts.lanes[l as usize].entries.front() {
             if self.timeout_live(next.ev) {
                 self.timeouts.lanes[l as usize].armed = true;
                 self.engine.schedule_reserved(next.due, next.seq, Ev::TimeoutDue(l));
