@@ -1,5 +1,5 @@
 //! The command line: one command per file — `run`, `check`, `sweep`,
-//! `merge`, `report`, `validate`, `list`, `bench` — and what they share here
+//! `merge`, `report`, `validate`, `list`, `graph`, `bench` — and what they share here
 //! (the simulation flags, loading scenarios, printing diagnostics, the
 //! progress bar, running a scenario's replications).
 //!
@@ -8,6 +8,7 @@
 
 mod bench;
 mod check;
+mod graph;
 mod list;
 mod merge;
 mod report;
@@ -55,6 +56,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Chaos Mesh, Litmus, Istio, Toxiproxy, Argo Rollouts and PrometheusRule manifests → a scenario.
     Import(crate::import::ImportArgs),
+    /// The service graph as DOT and SVG: regions as clusters, each service's static blast radius.
+    Graph(graph::GraphArgs),
     /// Measure simulated events per second (an event: an arrival or a service completion).
     Bench(bench::BenchArgs),
 }
@@ -70,6 +73,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Report(args) => report::cmd_report(&args),
         Command::Validate(args) => validate::cmd_validate(&args),
         Command::List(args) => list::cmd_list(&args),
+        Command::Graph(args) => graph::cmd_graph(&args),
         Command::Bench(args) => bench::cmd_bench(&args),
     }
 }

@@ -11,11 +11,13 @@
 //! * `topology.rs`: regions, network, flows, services and their calls, queues;
 //!   `kubernetes.rs`: how they map onto namespaces and pod labels.
 //! * `scenario.rs`: run, workload, faults, SLOs, blast radius, guardrails, expectations.
+//! * `reach.rs`: the dependency graph and static blast radii.
 //! * `dist.rs`: distributions of durations and values; `ids.rs`: newtype ids over indices.
 
 mod dist;
 mod ids;
 mod kubernetes;
+pub mod reach;
 mod scenario;
 mod topology;
 

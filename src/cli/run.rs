@@ -213,7 +213,8 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
 }
 
 /// Writes an experiment's results as `run` does: `summary.json` and the
-/// CSVs, `run.json` (wall-clock figures), then (unless `no_report`) the
+/// CSVs, `run.json` (wall-clock figures), the service graph
+/// (`graph.dot`, `graph.svg`), then (unless `no_report`) the
 /// charts and `report.html`. Errors are printed; the result is the exit code.
 pub(super) fn write_experiment(
     dir: &Path,
@@ -232,6 +233,16 @@ pub(super) fn write_experiment(
     if let Err(e) = info.write(dir) {
         eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
         return Err(2);
+    }
+    // The service graph with this experiment's targets and static radius marked.
+    for (file, text) in [
+        ("graph.dot", present::graph::dot(&ls.topology, Some(&ls.scenario))),
+        ("graph.svg", present::graph::svg(&ls.topology, Some(&ls.scenario))),
+    ] {
+        if let Err(e) = crate::results::files::write(&dir.join(file), text) {
+            eprintln!("error: cannot write {}: {e}", dir.join(file).display());
+            return Err(2);
+        }
     }
     // Charts and report.html from the files just written, exactly as `chaoscal report` makes them.
     if !no_report && let Err(e) = present::html::write_experiment(dir) {

@@ -7,6 +7,7 @@ mod common;
 mod determinism;
 mod faults;
 mod gates;
+mod graph;
 mod guardrails;
 mod import;
 mod mechanisms;
