@@ -534,7 +534,7 @@ impl Recorder {
     /// The blast radius of this replication per the scenario's `degraded_when`
     /// (defaults when the scenario declares none).
     pub fn blast(&self, scn: &Scenario, regions: usize) -> BlastOutcome {
-        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        if !scn.has_change() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return BlastOutcome::default();
         }
         let (err_limit, factor) = degraded_when(scn);
@@ -569,7 +569,7 @@ impl Recorder {
     /// This replication against its counterfactual twin (the same
     /// replication run with the faults off; see [`TwinOutcome`]).
     pub fn versus_twin(&self, twin: &Recorder, scn: &Scenario, regions: usize) -> TwinOutcome {
-        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        if !scn.has_change() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return TwinOutcome {
                 excess_failed: vec![0; self.flows.len()],
                 excess_p99_ns: vec![0; self.flows.len()],
@@ -686,7 +686,8 @@ fn breached(scn: &Scenario, services: u32, regions: u32) -> bool {
 /// The static blast radius: every service that transitively calls a fault
 /// target (calls and fallbacks, from the graph), the targets included.
 /// Targets: a service fault's service; every service of an outaged region or
-/// of a link's two regions; a stalled queue's publishers and consumer.
+/// of a link's two regions; a stalled queue's publishers and consumer; a
+/// rollout's service.
 pub fn static_blast_radius(topo: &Topology, scn: &Scenario) -> Vec<usize> {
     use crate::model::{CallTarget, Fallback};
     use petgraph::graph::DiGraph;
@@ -711,6 +712,9 @@ pub fn static_blast_radius(topo: &Topology, scn: &Scenario) -> Vec<usize> {
         }
     }
     let mut targets = vec![false; n];
+    if let Some(ro) = &scn.rollout {
+        targets[ro.service.index()] = true;
+    }
     for f in &scn.faults {
         if let Some(s) = f.service {
             targets[s.index()] = true;
