@@ -582,7 +582,11 @@ fn rolling_error_rate(rec: &crate::observe::Recorder) -> Vec<f32> {
                 req -= buckets[b - ROLLING_BUCKETS].requests as u64;
                 failed -= buckets[b - ROLLING_BUCKETS].failed as u64;
             }
-            out[b * nf + f] = if req == 0 { 0.0 } else { (failed as f64 / req as f64) as f32 };
+            out[b * nf + f] = if req == 0 {
+                0.0
+            } else {
+                (failed as f64 / req as f64) as f32
+            };
         }
     }
     out

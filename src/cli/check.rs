@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics,
-    progress_bar, simulate,
+    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar,
+    simulate,
 };
 use crate::gate::{self, ExperimentCheck, Finding, Verdict};
 use crate::input::LoadedScenario;

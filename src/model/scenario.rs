@@ -141,7 +141,6 @@ pub struct Analysis {
     pub inconclusive_limit: u32,
 }
 
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Surge {
     pub start_ns: u64,

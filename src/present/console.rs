@@ -214,11 +214,14 @@ fn blast_lines(out: &mut dyn Write, b: &BlastSummary, replications: u64) -> std:
             )
         })
         .collect();
-    writeln!(
-        out,
-        "   failed requests whose path met a fault, per replication: {}",
-        attributed.join(", ")
-    )?;
+    // A rollout without faults attributes nothing: no empty line.
+    if !attributed.is_empty() {
+        writeln!(
+            out,
+            "   failed requests whose path met a fault, per replication: {}",
+            attributed.join(", ")
+        )?;
+    }
     Ok(())
 }
 

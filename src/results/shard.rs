@@ -511,7 +511,11 @@ impl RolloutWire {
             None => None,
             Some("analysis") => Some(Withdrawal::Analysis),
             Some("guardrail") => Some(Withdrawal::Guardrail),
-            Some(other) => return Err(format!("rollout withdrawn by \"{other}\" (expected analysis or guardrail)")),
+            Some(other) => {
+                return Err(format!(
+                    "rollout withdrawn by \"{other}\" (expected analysis or guardrail)"
+                ));
+            }
         };
         Ok(RolloutOutcome {
             reached_full_ns: self.reached_full_ns,
@@ -731,7 +735,11 @@ impl TryFrom<RowWire> for ReplicationRow {
                 })
                 .collect(),
             error_rate_rolling: w.error_rate_rolling.into_iter().map(|x| x.0).collect(),
-            rollout: w.rollout.map(RolloutWire::into_outcome).transpose().map_err(|e| bad(&e))?,
+            rollout: w
+                .rollout
+                .map(RolloutWire::into_outcome)
+                .transpose()
+                .map_err(|e| bad(&e))?,
             twin: w.twin.map(|t| crate::observe::TwinOutcome {
                 excess_failed: t.excess_failed,
                 excess_p99_ns: t.excess_p99_ns,

@@ -66,7 +66,13 @@ fn replications_header(topo: &Topology, scn: &Scenario, twins: bool) -> Vec<Stri
         header.push(col.to_string());
     }
     for g in &scn.guardrails {
-        for col in ["fired_s", "mitigated_s", "budget_before", "firings", "mitigated_total_s"] {
+        for col in [
+            "fired_s",
+            "mitigated_s",
+            "budget_before",
+            "firings",
+            "mitigated_total_s",
+        ] {
             header.push(format!("{}.{col}", g.name));
         }
     }
@@ -143,7 +149,11 @@ fn replication_record(row: &ReplicationRow, topo: &Topology, scn: &Scenario, twi
         let o = row.rollout.clone().unwrap_or_default();
         rec.push(since(o.reached_full_ns));
         rec.push(since(o.rolled_back_ns));
-        rec.push(o.rolled_back_by.map(|w| super::shard::withdrawal_name(w).to_string()).unwrap_or_default());
+        rec.push(
+            o.rolled_back_by
+                .map(|w| super::shard::withdrawal_name(w).to_string())
+                .unwrap_or_default(),
+        );
         rec.push(since(o.paused_ns));
         rec.push(o.exposed_requests.to_string());
         rec.push(o.exposed_failed.to_string());

@@ -597,7 +597,8 @@ impl<'a> Replication<'a> {
             let rep = &self.replicas[r as usize];
             let gs = &mut self.rec.groups[rep.group as usize];
             gs.busy_ns += rep.busy_ns;
-            gs.capacity_ns += rep.capacity_ns + in_service_ns(rep, self.rec.warmup_ns, self.rec.end_ns, self.rec.end_ns);
+            gs.capacity_ns +=
+                rep.capacity_ns + in_service_ns(rep, self.rec.warmup_ns, self.rec.end_ns, self.rec.end_ns);
         }
         self.guardrails.close(self.scn.duration_ns);
         self.close_breakers();

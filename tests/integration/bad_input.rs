@@ -1222,7 +1222,11 @@ target = { service = "fraud" }
     .error_at(
         &p.scenario,
         &at(&scenario, "{ analysis = { interval_s = 5", "{ interval_s"),
-        &["rollout.steps[2].analysis", "needs a limit", "max_error_rate, max_p99_ms"],
+        &[
+            "rollout.steps[2].analysis",
+            "needs a limit",
+            "max_error_rate, max_p99_ms",
+        ],
     )
     .error_at(
         &p.scenario,
@@ -1259,7 +1263,11 @@ release = { burn_rate = 12, hold_s = 30 }
     validate(&p.scenario).error_at(
         &p.scenario,
         &at(&scenario, "release = { burn_rate = 12", "12"),
-        &["guardrails[0].release.burn_rate", "at most the firing burn_rate (10)", "found 12"],
+        &[
+            "guardrails[0].release.burn_rate",
+            "at most the firing burn_rate (10)",
+            "found 12",
+        ],
     );
 }
 

@@ -496,7 +496,10 @@ analysis = { max_error_rate = 0.05, interval_s = 30, initial_delay_s = 30, count
     for r in 0..2 {
         let a = run_replication(&imported.topology, &imported.scenario, 7, r);
         let b = run_replication(&want.topology, &want.scenario, 7, r);
-        assert!(a.rollout.as_ref().is_some_and(|o| o.exposed_requests > 0), "the new version served");
+        assert!(
+            a.rollout.as_ref().is_some_and(|o| o.exposed_requests > 0),
+            "the new version served"
+        );
         assert_eq!(format!("{a:?}"), format!("{b:?}"), "replication {r}");
     }
 }

@@ -90,7 +90,10 @@ fn a_failing_canary_is_aborted_at_its_first_measurement() {
             assert_eq!(o.recorder.fault_window_ns, (100 * S, 130 * S));
             let failed = if fails { r.exposed_requests } else { 0 };
             assert_eq!(r.exposed_failed, failed, "{overrides}");
-            assert_eq!(o.recorder.flows[0].failed, failed, "{overrides}: only the new version's calls fail");
+            assert_eq!(
+                o.recorder.flows[0].failed, failed,
+                "{overrides}: only the new version's calls fail"
+            );
             exposed.push(r.exposed_requests as f64);
         }
         assert_close(&format!("requests exposed ({overrides})"), &exposed, 600.0, 4.0, 0.0);
@@ -115,7 +118,10 @@ fn a_healthy_canary_is_promoted_when_its_last_measurement_passes() {
         assert_eq!(r.paused_ns, None);
         assert_eq!(r.weights, vec![(100 * S, 20.0), (220 * S, 50.0), (280 * S, 100.0)]);
         let x = &o.recorder.groups[2];
-        assert_eq!(x.capacity_ns, 1000 * (5 * 400 + 120 + 3 * 60 + 5 * 120) as u128 * S as u128);
+        assert_eq!(
+            x.capacity_ns,
+            1000 * (5 * 400 + 120 + 3 * 60 + 5 * 120) as u128 * S as u128
+        );
         assert_eq!(o.recorder.flows[0].failed, 0);
         exposed.push(r.exposed_requests as f64);
     }
@@ -175,9 +181,8 @@ fn a_background_analysis_runs_from_its_starting_step() {
     // 10% × 10 s = 100.
     let steps = "{ weight = 10 }, { pause_s = 60 }, { weight = 50 }, { pause_s = 60 }, { weight = 100 }";
     for (starting, at, mean) in [(2, 170, 1100.0), (0, 110, 100.0)] {
-        let bg = format!(
-            "{{ max_error_rate = 0.05, interval_s = 10, initial_delay_s = 10, starting_step = {starting} }}"
-        );
+        let bg =
+            format!("{{ max_error_rate = 0.05, interval_s = 10, initial_delay_s = 10, starting_step = {starting} }}");
         let outs = run(&rollout("{ error_rate = 1.0 }", steps, &bg), 20);
         let mut exposed = Vec::new();
         for o in &outs {
@@ -206,7 +211,10 @@ fn a_guardrail_rollback_fires_on_the_window_arithmetic() {
     // reached: 600 requests exposed on average, all failed. At 50% (a 5%
     // bad share, burn 5 ≥ 2) the same timing withdraws a version that never
     // reached 100%, after 300 requests.
-    let cases = [("{ weight = 100 }", 5.0, Some(100 * S), 600.0), ("{ weight = 50 }, { pause_s = 1000 }", 2.0, None, 300.0)];
+    let cases = [
+        ("{ weight = 100 }", 5.0, Some(100 * S), 600.0),
+        ("{ weight = 50 }, { pause_s = 1000 }", 2.0, None, 300.0),
+    ];
     for (steps, burn, full, mean) in cases {
         let extra = rollout("{ error_rate = 1.0 }", steps, "") + &guard(burn, "{ kind = \"rollback\" }", "");
         let outs = run(&extra, 20);
@@ -221,7 +229,13 @@ fn a_guardrail_rollback_fires_on_the_window_arithmetic() {
             assert_eq!(o.recorder.flows[0].failed, r.exposed_failed);
             exposed.push(r.exposed_requests as f64);
         }
-        assert_close(&format!("exposed before the rollback ({steps})"), &exposed, mean, 4.0, 0.0);
+        assert_close(
+            &format!("exposed before the rollback ({steps})"),
+            &exposed,
+            mean,
+            4.0,
+            0.0,
+        );
     }
 }
 
@@ -248,7 +262,11 @@ fn a_released_guardrail_fires_again_when_the_fault_comes_back() {
         let mut failed = Vec::new();
         for o in &outs {
             let g = o.guardrails[0];
-            assert_eq!((g.fired_ns, g.mitigated_ns), (Some(106 * S), Some(106 * S)), "{release}");
+            assert_eq!(
+                (g.fired_ns, g.mitigated_ns),
+                (Some(106 * S), Some(106 * S)),
+                "{release}"
+            );
             assert_eq!(g.firings, firings, "{release}");
             assert_eq!(g.mitigated_total_ns, mitigated_s * S, "{release}");
             failed.push(o.recorder.flows[0].failed as f64);
@@ -369,21 +387,60 @@ fn rollouts_are_byte_identical_across_threads_and_shards() {
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
     for t in ["1", "2"] {
-        go(&["run", &s(&scn), "--quiet", "--no-report", "--threads", t, "--out", &s(&dir.join(t))]);
+        go(&[
+            "run",
+            &s(&scn),
+            "--quiet",
+            "--no-report",
+            "--threads",
+            t,
+            "--out",
+            &s(&dir.join(t)),
+        ]);
     }
     for k in ["0/2", "1/2"] {
-        go(&["run", &s(&scn), "--quiet", "--threads", "1", "--shard", k, "--out", &s(&dir.join("parts"))]);
+        go(&[
+            "run",
+            &s(&scn),
+            "--quiet",
+            "--threads",
+            "1",
+            "--shard",
+            k,
+            "--out",
+            &s(&dir.join("parts")),
+        ]);
     }
-    go(&["merge", &s(&dir.join("parts")), "--out", &s(&dir.join("merged")), "--no-report", "--quiet"]);
+    go(&[
+        "merge",
+        &s(&dir.join("parts")),
+        "--out",
+        &s(&dir.join("merged")),
+        "--no-report",
+        "--quiet",
+    ]);
     let summary = std::fs::read_to_string(dir.join("1/canary/summary.json")).unwrap();
     assert!(summary.contains("\"rollout\""), "{summary}");
     for f in OUTPUTS {
         let a = std::fs::read(dir.join("1/canary").join(f)).unwrap();
-        assert_eq!(a, std::fs::read(dir.join("2/canary").join(f)).unwrap(), "{f}: 1 vs 2 threads");
-        assert_eq!(a, std::fs::read(dir.join("merged/canary").join(f)).unwrap(), "{f}: merged shards");
+        assert_eq!(
+            a,
+            std::fs::read(dir.join("2/canary").join(f)).unwrap(),
+            "{f}: 1 vs 2 threads"
+        );
+        assert_eq!(
+            a,
+            std::fs::read(dir.join("merged/canary").join(f)).unwrap(),
+            "{f}: merged shards"
+        );
     }
     let csv = std::fs::read_to_string(dir.join("1/canary/replications.csv")).unwrap();
-    for col in ["rollout.exposed_requests", "rollout.rolled_back_by", "failover.firings", "failover.mitigated_total_s"] {
+    for col in [
+        "rollout.exposed_requests",
+        "rollout.rolled_back_by",
+        "failover.firings",
+        "failover.mitigated_total_s",
+    ] {
         assert!(csv.lines().next().unwrap().contains(col), "{col}");
     }
 }

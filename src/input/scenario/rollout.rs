@@ -136,7 +136,15 @@ pub fn resolve(cx: &mut Ctx, raw: Option<&RawRollout>, topo: &Topology, run: &Ru
         );
         analysis(cx, &ap, a, true).map(|an| (an, starting.clamp(0, STEPS_MAX as i64) as usize))
     });
-    let version = service.and_then(|s| version(cx, &rp.k("overrides"), &raw.overrides, &topo.services[s.index()], base_dir));
+    let version = service.and_then(|s| {
+        version(
+            cx,
+            &rp.k("overrides"),
+            &raw.overrides,
+            &topo.services[s.index()],
+            base_dir,
+        )
+    });
     Some(Rollout {
         service: service?,
         start_ns: (start_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
@@ -158,8 +166,14 @@ fn step(cx: &mut Ctx, sp: &KeyPath, s: &RawStep) -> Option<RolloutStep> {
         return None;
     }
     if let Some(w) = s.weight {
-        cx.in_range(&sp.k("weight"), w, 0.0, 100.0, "weight (percent of the service's calls)")
-            .then_some(RolloutStep::Weight(w))
+        cx.in_range(
+            &sp.k("weight"),
+            w,
+            0.0,
+            100.0,
+            "weight (percent of the service's calls)",
+        )
+        .then_some(RolloutStep::Weight(w))
     } else if let Some(p) = s.pause_s {
         cx.in_range(&sp.k("pause_s"), p, 0.0, WEEK_S, "pause_s")
             .then_some(RolloutStep::Pause((p.clamp(0.0, WEEK_S) * NS_PER_S) as u64))
@@ -186,7 +200,10 @@ fn analysis(cx: &mut Ctx, ap: &KeyPath, a: &RawAnalysis, background: bool) -> Op
         );
         ok = false;
     }
-    for (key, v) in [("max_error_rate", a.max_error_rate), ("max_wrong_rate", a.max_wrong_rate)] {
+    for (key, v) in [
+        ("max_error_rate", a.max_error_rate),
+        ("max_wrong_rate", a.max_wrong_rate),
+    ] {
         if let Some(v) = v {
             ok &= cx.in_range(&ap.k(key), v, 0.0, 1.0, key);
         }

@@ -72,7 +72,8 @@ impl FanChart {
             Metric::ErrorRate => 100.0,
             Metric::LatencyP99 | Metric::RolloutWeight => 1.0,
         };
-        let rolling = metric == Metric::ErrorRate && rows.iter().any(|b| b.error_rate_60s.iter().any(|v| v.is_finite()));
+        let rolling =
+            metric == Metric::ErrorRate && rows.iter().any(|b| b.error_rate_60s.iter().any(|v| v.is_finite()));
         let buckets: Vec<(f64, f64, [f64; 3], f64)> = rows
             .iter()
             .map(|b| {

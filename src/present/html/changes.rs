@@ -49,7 +49,12 @@ pub(crate) fn rollout_words(r: &RolloutSummary, replications: u64) -> String {
             int(r.rolled_back_by_guardrail)
         );
         if let Some(t) = &r.rolled_back_s {
-            let _ = write!(words, ", a median {} s after the start (p90 {} s)", seconds(t.p50), seconds(t.p90));
+            let _ = write!(
+                words,
+                ", a median {} s after the start (p90 {} s)",
+                seconds(t.p50),
+                seconds(t.p90)
+            );
         }
     }
     if r.paused > 0 {
@@ -66,9 +71,10 @@ pub(crate) fn rollout_words(r: &RolloutSummary, replications: u64) -> String {
     words
 }
 
-/// A count per replication: whole when it is, else one decimal.
+/// A count per replication: whole (with separators) from 100 on or when it
+/// is whole, else one decimal.
 fn count(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 {
+    if v >= 100.0 || (v - v.round()).abs() < 1e-9 {
         int(v.round().max(0.0) as u64)
     } else {
         format!("{v:.1}")
@@ -90,7 +96,9 @@ fn guardrail_table(out: &mut String, s: &Summary) {
                 g.firings
                     .as_ref()
                     .map_or("–".to_string(), |f| format!("{} / {}", count(f.mean), count(f.max))),
-                g.time_mitigated_s.as_ref().map_or("–".to_string(), |t| seconds(t.mean.round())),
+                g.time_mitigated_s
+                    .as_ref()
+                    .map_or("–".to_string(), |t| seconds(t.mean.round())),
                 pct(g.budget_burned_before_mitigation.p50),
             ]
         })

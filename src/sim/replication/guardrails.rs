@@ -241,10 +241,13 @@ impl Replication<'_> {
                 m.long.burn(budget) >= rate && m.short.as_ref().is_none_or(|w| w.burn(budget) >= rate)
             };
             // Every window below `rate`.
-            let all_below =
-                |m: &Monitor, rate: f64| m.long.burn(budget) < rate && m.short.as_ref().is_none_or(|w| w.burn(budget) < rate);
+            let all_below = |m: &Monitor, rate: f64| {
+                m.long.burn(budget) < rate && m.short.as_ref().is_none_or(|w| w.burn(budget) < rate)
+            };
             match (m.state, g.release) {
-                (GuardState::Watching, _) if (m.outcome.firings == 0 || g.release.is_some()) && all_at(m, g.burn_rate) => {
+                (GuardState::Watching, _)
+                    if (m.outcome.firings == 0 || g.release.is_some()) && all_at(m, g.burn_rate) =>
+                {
                     m.state = GuardState::Firing;
                     m.outcome.firings += 1;
                     let at = now + g.detect_delay_ns;

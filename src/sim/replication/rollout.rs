@@ -171,8 +171,7 @@ impl<'a> Replication<'a> {
                     state.step += 1;
                     if *ns > 0 {
                         let epoch = state.epoch;
-                        self.engine
-                            .schedule(self.engine.now + ns, Ev::RolloutStep { epoch });
+                        self.engine.schedule(self.engine.now + ns, Ev::RolloutStep { epoch });
                         return;
                     }
                 }
