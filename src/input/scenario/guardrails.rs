@@ -175,7 +175,7 @@ fn release(cx: &mut Ctx, gp: &KeyPath, g: &RawGuardrail, r: &RawRelease) -> Opti
         r.hold_s.is_finite() && (0.0..=DAY_S).contains(&r.hold_s),
         format!("hold_s must be between 0 and 86400, found {}", r.hold_s),
     );
-    (rate_ok && hold_ok).then(|| Release {
+    (rate_ok && hold_ok).then_some(Release {
         burn_rate: r.burn_rate,
         hold_ns: (r.hold_s * NS_PER_S) as u64,
     })
