@@ -208,16 +208,6 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
     diags.retain(|d| seen.insert(d.to_string()));
 }
 
-/// What a scenario uses that the engine does not simulate yet, as a message.
-fn not_simulated(ls: &LoadedScenario) -> Option<String> {
-    (!ls.scenario.not_simulated.is_empty()).then(|| {
-        format!(
-            "uses what the engine does not simulate yet: {}",
-            ls.scenario.not_simulated.join(", ")
-        )
-    })
-}
-
 /// Checks before simulating that results can be written into `dir`
 /// (created if needed), so a long run does not end in a write error.
 fn ensure_writable(flag: &str, dir: &Path) -> Result<(), String> {

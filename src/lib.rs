@@ -40,8 +40,9 @@
 //! 2. Every fault's windows are drawn up front from the fault stream
 //!    ([`sim::chaos::timeline`]).
 //! 3. Arrivals, deliveries, service completions, responses, timeouts,
-//!    retries, health checks, fault windows and guardrail checks are events;
-//!    the engine pops them in order and the replication handles each.
+//!    retries, health checks, fault windows, guardrail checks and a
+//!    rollout's steps and analysis measurements are events; the engine pops
+//!    them in order and the replication handles each.
 //! 4. Every figure is recorded in bounded form (counts, histograms, time
 //!    buckets) for requests arriving after warm-up; requests still open 120 s
 //!    after the end count as failed.

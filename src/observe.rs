@@ -534,7 +534,7 @@ impl Recorder {
     /// The blast radius of this replication per the scenario's `degraded_when`
     /// (defaults when the scenario declares none).
     pub fn blast(&self, scn: &Scenario, regions: usize) -> BlastOutcome {
-        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        if !scn.has_change() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return BlastOutcome::default();
         }
         let (err_limit, factor) = degraded_when(scn);
@@ -569,7 +569,7 @@ impl Recorder {
     /// This replication against its counterfactual twin (the same
     /// replication run with the faults off; see [`TwinOutcome`]).
     pub fn versus_twin(&self, twin: &Recorder, scn: &Scenario, regions: usize) -> TwinOutcome {
-        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        if !scn.has_change() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return TwinOutcome {
                 excess_failed: vec![0; self.flows.len()],
                 excess_p99_ns: vec![0; self.flows.len()],

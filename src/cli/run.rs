@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated, print_diagnostics,
-    progress_bar, simulate,
+    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar,
+    simulate,
 };
 use crate::input::LoadedScenario;
 use crate::montecarlo::{Aggregate, RunOptions, Shard, run_scenario};
@@ -68,14 +68,6 @@ pub fn cmd_run(args: &RunArgs) -> i32 {
         print_diagnostics(&diags);
     }
     if diags.iter().any(|d| d.is_error()) {
-        return 2;
-    }
-    let refused: Vec<(&LoadedScenario, String)> =
-        loaded.iter().filter_map(|ls| Some((ls, not_simulated(ls)?))).collect();
-    if !refused.is_empty() {
-        for (ls, what) in refused {
-            eprintln!("{}: error: {what}", ls.scenario.path.display());
-        }
         return 2;
     }
     let shard = match check_flags(args).and_then(|s| ensure_writable("--out", &args.out).map(|_| s)) {

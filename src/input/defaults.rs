@@ -137,3 +137,18 @@ pub const SHED_SHARE: f64 = 0.5;
 pub const SCALE_REPLICAS: i64 = 1;
 /// A `scale` action's `delay_s`: provisioning time.
 pub const SCALE_DELAY_S: f64 = 60.0;
+
+/// `[rollout] start_s`: the first step runs when the replication begins.
+pub const ROLLOUT_START_S: f64 = 0.0;
+/// An analysis' `initial_delay_s`: the first measurement when it starts.
+pub const ANALYSIS_INITIAL_DELAY_S: f64 = 0.0;
+/// An analysis' `count` when neither `count` nor `interval_s` is given
+/// (Argo: one measurement).
+pub const ANALYSIS_COUNT: i64 = 1;
+/// An analysis' `failure_limit` (Argo's failureLimit): the first failed
+/// measurement fails it.
+pub const ANALYSIS_FAILURE_LIMIT: i64 = 0;
+/// An analysis' `inconclusive_limit` (Argo's inconclusiveLimit).
+pub const ANALYSIS_INCONCLUSIVE_LIMIT: i64 = 0;
+/// The background analysis' `starting_step`: from the first step.
+pub const ANALYSIS_STARTING_STEP: i64 = 0;

@@ -63,9 +63,13 @@ pub fn radius_per_service(topo: &Topology) -> Vec<usize> {
 
 /// The services a scenario's faults hit directly: a service fault's service;
 /// every service of an outaged region or of a link's two regions; a stalled
-/// queue's publishers and consumer.
+/// queue's publishers and consumer; a rollout's service (its new version
+/// is the change under test).
 pub fn fault_targets(topo: &Topology, scn: &Scenario) -> Vec<bool> {
     let mut targets = vec![false; topo.services.len()];
+    if let Some(ro) = &scn.rollout {
+        targets[ro.service.index()] = true;
+    }
     for f in &scn.faults {
         if let Some(s) = f.service {
             targets[s.index()] = true;

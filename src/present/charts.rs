@@ -4,7 +4,8 @@
 //! | file stem | chart | drawn from |
 //! |---|---|---|
 //! | `slo_violation` | P(violation) per SLO with its 95% Wilson interval | `summary.json` `slos` |
-//! | `error_rate_<flow>` | fan chart of the error rate over time: p10–p90 band across replications, p50 line, fault windows shaded | `timeseries.csv` |
+//! | `error_rate_<flow>` | fan chart of the error rate over time (over a rolling minute): p10–p90 band across replications, p50 line, fault windows shaded | `timeseries.csv` |
+//! | `rollout_weight` | fan chart of a rollout's new-version weight over time, under the first flow's error rate | `timeseries.csv` |
 //! | `latency_p99_<flow>` | the same for the p99 latency | `timeseries.csv` |
 //! | `latency_cdf_<flow>` | latency CDF, baseline vs during the fault, log latency axis | `latency_cdf.csv` |
 //! | `blast_radius` | services degraded per replication (histogram), declared limit marked | `summary.json` `blast_radius` |
@@ -76,9 +77,12 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
         )?);
     }
     if let Some(ts) = &saved.timeseries {
-        for flow in fan::flows_in(s, ts) {
-            for metric in [fan::Metric::ErrorRate, fan::Metric::LatencyP99] {
-                if let Some(chart) = fan::FanChart::new(s, ts, &flow, metric) {
+        for (i, flow) in fan::flows_in(s, ts).iter().enumerate() {
+            // The rollout's weight (the same in every flow's rows) under the first error-rate chart.
+            let weight = (i == 0 && s.rollout.is_some()).then_some(fan::Metric::RolloutWeight);
+            let metrics = [Some(fan::Metric::ErrorRate), weight, Some(fan::Metric::LatencyP99)];
+            for metric in metrics.into_iter().flatten() {
+                if let Some(chart) = fan::FanChart::new(s, ts, flow, metric) {
                     charts.push(render(&chart.stem(), &chart.title(), &chart)?);
                 }
             }

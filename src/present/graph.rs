@@ -151,16 +151,17 @@ impl Drawing {
         };
         let target_here = |s: usize, r: usize| {
             scn.is_some_and(|scn| {
-                scn.faults.iter().any(|f| {
-                    f.service.is_some_and(|x| x.index() == s) && f.regions[r]
-                        || f.link.is_some_and(|(a, b)| a.index() == r || b.index() == r)
-                        || f.service.is_none() && f.queue.is_none() && f.link.is_none() && f.regions[r]
-                        || f.queue.is_some_and(|q| {
-                            f.regions[r]
-                                && (topo.queues[q.index()].consumer.index() == s
-                                    || topo.services[s].calls.iter().any(|c| c.to == CallTarget::Queue(q)))
-                        })
-                })
+                scn.rollout.as_ref().is_some_and(|ro| ro.service.index() == s)
+                    || scn.faults.iter().any(|f| {
+                        f.service.is_some_and(|x| x.index() == s) && f.regions[r]
+                            || f.link.is_some_and(|(a, b)| a.index() == r || b.index() == r)
+                            || f.service.is_none() && f.queue.is_none() && f.link.is_none() && f.regions[r]
+                            || f.queue.is_some_and(|q| {
+                                f.regions[r]
+                                    && (topo.queues[q.index()].consumer.index() == s
+                                        || topo.services[s].calls.iter().any(|c| c.to == CallTarget::Queue(q)))
+                            })
+                    })
             })
         };
         let mut nodes = Vec::new();

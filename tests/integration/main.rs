@@ -14,3 +14,4 @@ mod mechanisms;
 mod queueing;
 mod report;
 mod resilience;
+mod rollouts;

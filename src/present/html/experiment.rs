@@ -41,6 +41,7 @@ pub(super) fn page(saved: &Saved, charts: &[Chart]) -> String {
     }
     out.push_str("</header>\n<main>\n");
     verdict_section(&mut out, s);
+    super::changes::section(&mut out, s);
     blast_section(&mut out, s);
     graph_section(&mut out, saved);
     charts_section(&mut out, saved, charts);

@@ -1,12 +1,27 @@
 //! Stations: a replica's servers and FIFO waiting room, the work a request
 //! does there (own service time, then its calls stage by stage, holding its
 //! server throughout), and its answer back over the network.
+//!
+//! A replica does its work as its version says ([`Replication::service_of`]):
+//! a rollout's new-version replicas take the overrides, and report each
+//! answer to the rollout ([`Replication::canary_answered`]).
 
 use rand::RngExt;
 
 use super::*;
 
-impl Replication<'_> {
+impl<'a> Replication<'a> {
+    /// What a replica runs: its service, or a rollout's new version of it.
+    #[inline]
+    pub(super) fn service_of(&self, replica: u32) -> &'a Service {
+        let (topo, scn) = (self.topo, self.scn);
+        let rep = &self.replicas[replica as usize];
+        match &scn.rollout {
+            Some(ro) if rep.canary => &ro.version,
+            _ => &topo.services[rep.group as usize / self.nr],
+        }
+    }
+
     /// A try reached a replica.
     pub(super) fn on_deliver(&mut self, call: u32, epoch: u32, attempt: u16, flow: u16, replica: u32, charge: u32) {
         let counted = self.rec.counted(self.engine.now);
@@ -28,6 +43,9 @@ impl Replication<'_> {
             if self.awaits(call, epoch, attempt) {
                 self.calls.slots[call as usize].touched |= self.down_mask[replica as usize];
             }
+            if self.replicas[replica as usize].canary {
+                self.canary_answered(self.engine.now, false, None, false);
+            }
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -40,6 +58,9 @@ impl Replication<'_> {
                 gs.rate_limited += 1;
                 gs.errors += 1;
             }
+            if self.replicas[replica as usize].canary {
+                self.canary_answered(self.engine.now, false, None, false);
+            }
             self.charge_try_ended(charge, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(false));
             return;
@@ -51,6 +72,9 @@ impl Replication<'_> {
                 let gs = &mut self.rec.groups[g];
                 gs.rejected += 1;
                 gs.errors += 1;
+            }
+            if self.replicas[replica as usize].canary {
+                self.canary_answered(self.engine.now, false, None, false);
             }
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
@@ -65,7 +89,7 @@ impl Replication<'_> {
                 (0.0, -1.0)
             }
         };
-        let validates = self.topo.services[g / self.nr].validates.is_some();
+        let validates = self.service_of(replica).validates.is_some();
         let t = self.new_task(replica, call, epoch, attempt, flow);
         let task = &mut self.tasks.slots[t as usize];
         task.value = value;
@@ -79,8 +103,7 @@ impl Replication<'_> {
     }
     /// The replica's token bucket (rate limit) admits one more request.
     pub(super) fn admit(&mut self, replica: u32) -> bool {
-        let g = self.replicas[replica as usize].group as usize;
-        let Some(limit) = &self.topo.services[g / self.nr].rate_limit else {
+        let Some(limit) = &self.service_of(replica).rate_limit else {
             return true;
         };
         let now = self.engine.now;
@@ -145,7 +168,7 @@ impl Replication<'_> {
         if self.rec.counted(arrival) {
             self.rec.groups[g].queue_wait.record(self.engine.now - arrival);
         }
-        let svc = &self.topo.services[g / self.nr];
+        let svc = self.service_of(replica);
         let mut work = svc.service_time.sample_ns(&mut self.rng.service);
         let factor = self.active.slow_factor(g);
         if factor != 1.0 {
@@ -155,8 +178,7 @@ impl Replication<'_> {
             .schedule(self.engine.now + work, Ev::ServiceDone { task: t, epoch });
     }
     pub(super) fn on_service_done(&mut self, t: u32) {
-        let g = self.replicas[self.tasks.slots[t as usize].replica as usize].group as usize;
-        let svc = &self.topo.services[g / self.nr];
+        let svc = self.service_of(self.tasks.slots[t as usize].replica);
         if svc.error_rate > 0.0 && self.rng.service.random::<f64>() < svc.error_rate {
             self.finish_task(t, false);
             return;
@@ -277,6 +299,8 @@ impl Replication<'_> {
                 gs.errors += 1;
             }
         }
+        // Whether this replica's own output was wrong (for a rollout's analysis).
+        let mut own_wrong = false;
         let mut reply = if ok {
             Reply {
                 outcome: if task.degraded {
@@ -290,7 +314,7 @@ impl Replication<'_> {
             Reply::fail(true)
         };
         if ok {
-            let svc = &self.topo.services[g / self.nr];
+            let svc = self.service_of(replica);
             // A validating service checks the wrong output it was handed.
             if task.checking >= 0.0
                 && let Some(v) = &svc.validates
@@ -326,7 +350,12 @@ impl Replication<'_> {
                 && self.rng.service.random::<f64>() < rate
             {
                 reply.wrong = reply.wrong.max(discount as f32);
+                own_wrong = true;
             }
+        }
+        if self.replicas[replica as usize].canary {
+            let ok = reply.outcome != Outcome::Failed;
+            self.canary_answered(task.arrival, ok, Some(self.engine.now - task.arrival), own_wrong);
         }
         // The faults this task met, plus any active on its own group, travel up.
         let touched = task.touched | self.active.mask(g);
@@ -346,7 +375,7 @@ impl Replication<'_> {
     /// waited past the service's `queue_timeout_ms`.
     pub(super) fn start_next(&mut self, replica: u32) {
         let g = self.replicas[replica as usize].group as usize;
-        let timeout = self.topo.services[g / self.nr].queue_timeout_ns;
+        let timeout = self.service_of(replica).queue_timeout_ns;
         while let Some(next) = self.replicas[replica as usize].queue.pop_front() {
             let task = &self.tasks.slots[next as usize];
             match timeout {
@@ -357,6 +386,9 @@ impl Replication<'_> {
                         gs.expired += 1;
                         gs.errors += 1;
                         gs.latency.record(self.engine.now - task.arrival);
+                    }
+                    if self.replicas[replica as usize].canary {
+                        self.canary_answered(task.arrival, false, Some(self.engine.now - task.arrival), false);
                     }
                     let from = self.calls.slots[task.call as usize].from_region as usize;
                     self.free_task(next);
