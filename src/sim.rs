@@ -46,5 +46,7 @@ pub mod streams;
 
 pub use chaos::FaultWindow;
 pub use engine::Time;
-pub use replication::{BUDGET_WINDOW_NS, DRAIN_NS, GuardOutcome, ReplicationOutput, run_replication, run_twin};
+pub use replication::{
+    BUDGET_WINDOW_NS, DRAIN_NS, GuardOutcome, ReplicationOutput, run_replication, run_twin, run_with_telemetry,
+};
 pub use streams::Streams;

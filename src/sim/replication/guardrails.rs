@@ -251,6 +251,7 @@ impl Replication<'_> {
         let m = &mut self.guardrails.monitors[i];
         m.outcome.mitigated_ns = Some(now);
         m.bad_at_mitigation = Some(m.bad_total);
+        self.tel_guardrail(i);
     }
 
     /// Whether a new arrival of `flow` is shed (and counts it).

@@ -5,6 +5,7 @@
 use rand::RngExt;
 
 use super::*;
+use crate::observe::telemetry::Cause;
 
 impl Replication<'_> {
     /// A try reached a replica.
@@ -14,8 +15,10 @@ impl Replication<'_> {
         if counted {
             self.rec.groups[g].requests += 1;
         }
+        self.tel_delivered(call, epoch, attempt);
         if self.active.blackholed(g) {
             // Black-holed: it takes the request and never answers.
+            self.tel_not_served(replica, None);
             self.charge_try_ended(charge, false);
             return;
         }
@@ -28,6 +31,7 @@ impl Replication<'_> {
             if self.awaits(call, epoch, attempt) {
                 self.calls.slots[call as usize].touched |= self.down_mask[replica as usize];
             }
+            self.tel_not_served(replica, Some(Cause::Refused));
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -40,6 +44,7 @@ impl Replication<'_> {
                 gs.rate_limited += 1;
                 gs.errors += 1;
             }
+            self.tel_not_served(replica, Some(Cause::RateLimited));
             self.charge_try_ended(charge, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(false));
             return;
@@ -52,6 +57,7 @@ impl Replication<'_> {
                 gs.rejected += 1;
                 gs.errors += 1;
             }
+            self.tel_not_served(replica, Some(Cause::Rejected));
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -67,6 +73,7 @@ impl Replication<'_> {
         };
         let validates = self.topo.services[g / self.nr].validates.is_some();
         let t = self.new_task(replica, call, epoch, attempt, flow);
+        self.tel_task_new(t);
         let task = &mut self.tasks.slots[t as usize];
         task.value = value;
         task.charge = charge;
@@ -145,6 +152,7 @@ impl Replication<'_> {
         if self.rec.counted(arrival) {
             self.rec.groups[g].queue_wait.record(self.engine.now - arrival);
         }
+        self.tel_task_start(t);
         let svc = &self.topo.services[g / self.nr];
         let mut work = svc.service_time.sample_ns(&mut self.rng.service);
         let factor = self.active.slow_factor(g);
@@ -222,6 +230,7 @@ impl Replication<'_> {
                             }
                             self.calls.slots[c as usize].touched |=
                                 self.callers.slots[caller_slot as usize].bulkhead.cause();
+                            self.tel_try_refused(c, target, Cause::BulkheadFull);
                             self.call_failed(c);
                             continue;
                         }
@@ -334,6 +343,12 @@ impl Replication<'_> {
             self.calls.slots[task.call as usize].touched |= touched;
         }
         let from = self.calls.slots[task.call as usize].from_region as usize;
+        let cause = if reply.outcome == Outcome::Failed {
+            Cause::ServerError
+        } else {
+            Cause::Ok
+        };
+        self.tel_task_end(t, cause, reply.outcome == Outcome::Degraded, 0);
         // Free the server (and hand it to the next in line) before answering:
         // the answer may be handled at once, re-entering the mesh.
         self.free_task(t);
@@ -359,6 +374,7 @@ impl Replication<'_> {
                         gs.latency.record(self.engine.now - task.arrival);
                     }
                     let from = self.calls.slots[task.call as usize].from_region as usize;
+                    self.tel_task_end(next, Cause::Expired, false, 0);
                     self.free_task(next);
                     self.charge_try_ended(task.charge, false);
                     self.respond(
