@@ -871,7 +871,7 @@ impl Replication<'_> {
         }
         for (k, slot) in self.callers.slots.iter().enumerate() {
             let Some(b) = &slot.breaker else { continue };
-            let (service, _) = self.site_of(slot.site);
+            let service = self.site_first.partition_point(|&f| f <= slot.site) - 1;
             let replica = self.group_first[service * self.nr] + self.callers.caller_rank(k as u32);
             let rep = &self.replicas[replica as usize];
             if rep.dormant {
