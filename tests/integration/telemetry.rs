@@ -17,7 +17,7 @@ use chaoscal::sim::{run_replication, run_with_telemetry};
 use super::common::*;
 
 /// Two regions; `front` calls `back` (fails 20% of the time: retried up to
-/// three tries, then the fallback `spare`) and publishes to a queue.
+/// three tries, then the fallback `spare`, which fails half the time) and publishes to a queue.
 const TOPOLOGY: &str = r#"
 name = "tel"
 [[regions]]
@@ -61,6 +61,7 @@ replicas = 1
 concurrency = 20
 queue = 20
 service_time = 3
+error_rate = 0.5
 [[services]]
 name = "sink"
 regions = ["r1", "r2"]
