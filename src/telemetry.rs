@@ -22,9 +22,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::model::{Action, CallTarget, Scenario, Topology};
-use crate::observe::telemetry::{
-    CONTROL, INGRESS, Series, TelemetryOptions, TelemetrySink, Trace, UNKNOWN,
-};
+use crate::observe::telemetry::{CONTROL, INGRESS, Series, TelemetryOptions, TelemetrySink, Trace, UNKNOWN};
 use crate::sim::{ReplicationOutput, run_with_telemetry};
 
 pub use waterfall::Waterfalls;
@@ -91,7 +89,11 @@ impl<'a> Names<'a> {
             INGRESS => INGRESS_NAME,
             CONTROL => CONTROL_NAME,
             UNKNOWN => "unknown",
-            s => self.topo.services.get(s as usize).map_or("unknown", |x| x.name.as_str()),
+            s => self
+                .topo
+                .services
+                .get(s as usize)
+                .map_or("unknown", |x| x.name.as_str()),
         }
     }
 
@@ -115,7 +117,11 @@ impl<'a> Names<'a> {
     /// Queue × region `qr`.
     pub fn queue(&self, qr: u32) -> (&str, &str) {
         let nr = self.topo.regions.len().max(1);
-        let q = self.topo.queues.get(qr as usize / nr).map_or("unknown", |x| x.name.as_str());
+        let q = self
+            .topo
+            .queues
+            .get(qr as usize / nr)
+            .map_or("unknown", |x| x.name.as_str());
         (q, self.region((qr as usize % nr) as u16))
     }
 

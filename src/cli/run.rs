@@ -77,7 +77,9 @@ impl RunArgs {
         let failed = self.trace_sample_failed.unwrap_or(telemetry::DEFAULT_SAMPLE_TROUBLED);
         for (flag, v) in [("--trace-sample", sample), ("--trace-sample-failed", failed)] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(format!("{flag} {v}: expected a share between 0 and 1, e.g. {flag} 0.05"));
+                return Err(format!(
+                    "{flag} {v}: expected a share between 0 and 1, e.g. {flag} 0.05"
+                ));
             }
         }
         if self.trace.is_some() && self.trace == self.metrics {
@@ -263,7 +265,10 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
         info.precision_reached = Some(o.reached);
     }
     if let Err(e) = save_waterfalls(&dir, written.as_ref().and_then(|(_, w)| w.waterfalls.as_ref())) {
-        eprintln!("error: cannot write {}: {e}", dir.join(telemetry::waterfall::FILE).display());
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.join(telemetry::waterfall::FILE).display()
+        );
         return 2;
     }
     let summary = match write_experiment(&dir, ls, &agg, &info, args.no_report) {
@@ -301,10 +306,18 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
     0
 }
 
-/// The waterfalls of a `--trace` run, for the report; a run without
-/// `--trace` removes any left by an earlier one, so the report never shows
+/// The waterfalls of a `--trace` run, for the report; first removes those
+/// an earlier run left (the file and its charts), so the report never shows
 /// another replication's requests.
 fn save_waterfalls(dir: &Path, w: Option<&telemetry::Waterfalls>) -> std::io::Result<()> {
+    for stem in ["waterfall_failed", "waterfall_slowest"] {
+        for ext in ["svg", "png"] {
+            match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
     match w {
         Some(w) => {
             std::fs::create_dir_all(dir)?;

@@ -381,7 +381,10 @@ mod tests {
     fn every_failure_has_an_error_type_and_istio_labels() {
         // Only success lacks error.type; statuses and flags follow Envoy's.
         assert_eq!(Cause::Ok.error_type(), None);
-        assert_eq!((Cause::Timeout.response_code(), Cause::Timeout.response_flags()), (504, "UT"));
+        assert_eq!(
+            (Cause::Timeout.response_code(), Cause::Timeout.response_flags()),
+            (504, "UT")
+        );
         assert_eq!(Cause::Aborted(503).status(), Some(503));
         assert_eq!(Cause::Unfinished.response_code(), 0);
         assert!(Cause::CircuitOpen.error_type().is_some());

@@ -139,7 +139,11 @@ impl Store {
                 let t = &ts[first + i];
                 let mut cumulative = 0;
                 for (b, l) in les.iter().enumerate() {
-                    cumulative = if b < p.buckets.len() { cumulative + p.buckets[b] } else { p.count };
+                    cumulative = if b < p.buckets.len() {
+                        cumulative + p.buckets[b]
+                    } else {
+                        p.count
+                    };
                     writeln!(out, "istio_request_duration_milliseconds_bucket{l} {cumulative} {t}")?;
                 }
                 writeln!(out, "istio_request_duration_milliseconds_count{plain} {} {t}", p.count)?;
@@ -256,12 +260,7 @@ impl Store {
                 routable.push((l, Box::new(move |g: &Gauges| g.replicas_routable[i] as f64)));
             }
         }
-        self.family(
-            out,
-            ts,
-            ("chaoscal_replicas_up", "gauge", "Replicas running."),
-            &up,
-        )?;
+        self.family(out, ts, ("chaoscal_replicas_up", "gauge", "Replicas running."), &up)?;
         self.family(
             out,
             ts,

@@ -91,7 +91,10 @@ fn describe<'n>(s: &Span, trace: &Trace, names: &'n Names, route: &'n str) -> (S
             http(&mut a);
             a.push(("server.address", Value::Str(names.service(target))));
             a.push(("server.port", Value::Int(80)));
-            a.push(("url.full", Value::Owned(format!("http://{}{route}", names.service(target)))));
+            a.push((
+                "url.full",
+                Value::Owned(format!("http://{}{route}", names.service(target))),
+            ));
             a.push(("url.template", Value::Str(route)));
             outcome(&mut a, s.cause);
             if let SpanWhat::Try { attempt, fallback, .. } = s.what {
@@ -121,7 +124,11 @@ fn describe<'n>(s: &Span, trace: &Trace, names: &'n Names, route: &'n str) -> (S
             "queue wait".to_string()
         }
         SpanWhat::Publish { queue } => {
-            let q = if queue == u32::MAX { "unknown" } else { names.queue(queue).0 };
+            let q = if queue == u32::MAX {
+                "unknown"
+            } else {
+                names.queue(queue).0
+            };
             a.push(("messaging.system", Value::Str("chaoscal")));
             a.push(("messaging.operation.type", Value::Str("send")));
             a.push(("messaging.destination.name", Value::Str(q)));
@@ -169,11 +176,7 @@ fn is_error(s: &Span) -> bool {
 
 fn span(out: &mut Vec<u8>, trace: &Trace, i: usize, names: &Names, route: &str) {
     let s = &trace.spans[i];
-    let _ = write!(
-        out,
-        "{{\"traceId\":\"{:032x}\",\"spanId\":\"{:016x}\"",
-        trace.id, s.id
-    );
+    let _ = write!(out, "{{\"traceId\":\"{:032x}\",\"spanId\":\"{:016x}\"", trace.id, s.id);
     if let Some(p) = trace.spans.get(s.parent as usize) {
         let _ = write!(out, ",\"parentSpanId\":\"{:016x}\"", p.id);
     }
@@ -203,7 +206,10 @@ fn span(out: &mut Vec<u8>, trace: &Trace, i: usize, names: &Names, route: &str) 
                 out.extend_from_slice(b",\"attributes\":");
                 attributes(
                     out,
-                    &[("chaoscal.fault.name", Value::Str(n)), ("chaoscal.fault.kind", Value::Str(kind))],
+                    &[
+                        ("chaoscal.fault.name", Value::Str(n)),
+                        ("chaoscal.fault.kind", Value::Str(kind)),
+                    ],
                 );
             }
             EventWhat::Guardrail(g) => {

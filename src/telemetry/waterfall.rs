@@ -115,7 +115,11 @@ fn waterfall(t: &Trace, names: &Names) -> Waterfall {
         };
         let name = match s.what {
             SpanWhat::Request { .. } | SpanWhat::Serve => format!("POST /{flow}"),
-            SpanWhat::Try { target, attempt, fallback } => {
+            SpanWhat::Try {
+                target,
+                attempt,
+                fallback,
+            } => {
                 let mut n = format!("→ {}", names.service(target));
                 if attempt > 0 {
                     n += &format!(" (retry {attempt})");

@@ -145,7 +145,11 @@ fn requests(c: &Collect) -> Vec<&Trace> {
 }
 
 fn service(l: &LoadedScenario, name: &str) -> u32 {
-    l.topology.services.iter().position(|s| s.name == name).expect("service exists") as u32
+    l.topology
+        .services
+        .iter()
+        .position(|s| s.name == name)
+        .expect("service exists") as u32
 }
 
 #[test]
@@ -258,7 +262,8 @@ fn retries_are_sibling_client_spans() {
                 .spans
                 .iter()
                 .filter(|s| {
-                    s.parent == p as u32 && matches!(s.what, SpanWhat::Try { target, fallback: false, .. } if target == back)
+                    s.parent == p as u32
+                        && matches!(s.what, SpanWhat::Try { target, fallback: false, .. } if target == back)
                 })
                 .collect();
             if tries.is_empty() {
@@ -303,15 +308,20 @@ fn fault_events_sit_exactly_on_the_spans_that_crossed_the_fault() {
             let at_back_r1 = |p: &Place| p.service == back && p.region == 0;
             let expected = match s.what {
                 SpanWhat::Try { .. } => {
-                    let child = t.spans.iter().find(|c| c.parent == i as u32 && c.kind == SpanKind::Server);
+                    let child = t
+                        .spans
+                        .iter()
+                        .find(|c| c.parent == i as u32 && c.kind == SpanKind::Server);
                     child.is_some_and(|c| at_back_r1(&c.place)) && window.contains(&s.start_ns)
                 }
-                SpanWhat::Serve => {
-                    at_back_r1(&s.place) && (window.contains(&s.start_ns) || window.contains(&s.end_ns))
-                }
+                SpanWhat::Serve => at_back_r1(&s.place) && (window.contains(&s.start_ns) || window.contains(&s.end_ns)),
                 _ => false,
             };
-            assert_eq!(has, expected, "span {i} {:?} at {:?} from {} ns", s.what, s.place, s.start_ns);
+            assert_eq!(
+                has, expected,
+                "span {i} {:?} at {:?} from {} ns",
+                s.what, s.place, s.start_ns
+            );
             marked += has as u32;
         }
     }
@@ -350,8 +360,13 @@ fn series_add_up_to_the_replication() {
         .filter(|(k, _)| k.reporter == Reporter::Destination && k.dst_service == service(&l, "back"))
         .map(|(_, e)| e.count)
         .sum();
-    let groups: u64 = (0..2).map(|r| out.recorder.groups[service(&l, "back") as usize * 2 + r].requests).sum();
-    assert!(reached <= groups && reached * 100 >= groups * 99, "{reached} of {groups}");
+    let groups: u64 = (0..2)
+        .map(|r| out.recorder.groups[service(&l, "back") as usize * 2 + r].requests)
+        .sum();
+    assert!(
+        reached <= groups && reached * 100 >= groups * 99,
+        "{reached} of {groups}"
+    );
 }
 
 #[test]
@@ -449,7 +464,10 @@ fn files_are_byte_identical_across_threads_and_leave_the_summary_unchanged() {
     assert!(m.ends_with("# EOF\n"));
     assert!(m.contains("istio_requests_total{"), "Istio's counter");
     assert!(m.contains("le=\"+Inf\""));
-    assert!(m.contains("\n1767225605.000") || m.contains(" 1767225605.000\n"), "the default epoch plus warm-up");
+    assert!(
+        m.contains("\n1767225605.000") || m.contains(" 1767225605.000\n"),
+        "the default epoch plus warm-up"
+    );
 }
 
 /// Per root span of a trace file: (failed, duration ns).
@@ -474,10 +492,39 @@ fn roots_in(file: &Path) -> Vec<(bool, u64)> {
     roots
 }
 
+/// The last sample of each `istio_requests_total` series that customers'
+/// requests make (reported by the ingress gateway), by response code.
+fn ingress_totals(file: &Path) -> Vec<(String, u64)> {
+    let text = String::from_utf8(read(file.to_path_buf())).expect("utf-8");
+    let mut last: std::collections::BTreeMap<String, (String, u64)> = Default::default();
+    for line in text.lines().filter(|l| l.starts_with("istio_requests_total{")) {
+        let (labels, rest) = line.split_once("} ").expect("labels, then value and timestamp");
+        if !labels.contains("reporter=\"source\"") || !labels.contains("source_workload=\"istio-ingressgateway\"") {
+            continue;
+        }
+        let code = labels
+            .split("response_code=\"")
+            .nth(1)
+            .and_then(|c| c.split('"').next())
+            .expect("a code");
+        let value = rest
+            .split(' ')
+            .next()
+            .expect("a value")
+            .parse::<u64>()
+            .expect("an integer count");
+        // Samples of a series are in time order: the last one stays.
+        last.insert(labels.to_string(), (code.to_string(), value));
+    }
+    last.into_values().collect()
+}
+
 #[test]
-fn the_trace_file_matches_summary_json() {
-    // --trace-sample 1: the file's root spans are the summary's requests,
-    // failures and latency percentiles (as summary.json rounds them).
+fn the_files_match_summary_json() {
+    // --trace-sample 1: the trace file's root spans are the summary's
+    // requests, failures and latency percentiles (as summary.json rounds
+    // them); in the metrics file, the last samples of the ingress's
+    // istio_requests_total add up to the requests, the non-200 ones to the failures.
     let dir = scratch("telemetry-summary");
     let s = files(&dir, "");
     let out = run_traced(&dir, &s, "a", "1", &["--trace-sample", "1"]);
@@ -496,6 +543,13 @@ fn the_trace_file_matches_summary_json() {
         let want = flow["latency_ms"][k].as_f64().expect("percentile");
         assert!((ms - want).abs() < 0.0011, "{k}: {ms} vs {want}");
     }
+    let totals = ingress_totals(&out.join("m.om"));
+    assert_eq!(
+        totals.iter().map(|t| t.1).sum::<u64>(),
+        flow["requests"].as_u64().expect("requests")
+    );
+    let not_ok: u64 = totals.iter().filter(|t| t.0 != "200").map(|t| t.1).sum();
+    assert_eq!(not_ok, flow["failed"].as_u64().expect("failed"));
 }
 
 #[test]
@@ -518,17 +572,38 @@ fn the_report_draws_the_waterfalls_of_a_traced_run() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let exp = out.join("tel");
-    for f in ["waterfall_failed.svg", "waterfall_failed.png", "waterfall_slowest.svg", "waterfalls.json"] {
+    for f in [
+        "waterfall_failed.svg",
+        "waterfall_failed.png",
+        "waterfall_slowest.svg",
+        "waterfalls.json",
+    ] {
         assert!(exp.join(f).is_file(), "{f}");
     }
     let html = String::from_utf8(read(exp.join("report.html"))).expect("utf-8");
-    assert!(html.contains("request (buy"), "the waterfall captions are in the report");
+    assert!(
+        html.contains("request (buy"),
+        "the waterfall captions are in the report"
+    );
     let w: chaoscal::telemetry::Waterfalls = serde_json::from_slice(&read(exp.join("waterfalls.json"))).expect("json");
     let failed = w.failed.expect("a failed request");
     assert!(failed.failed && failed.rows.iter().any(|r| r.error.is_some()));
-    let o = run_cli(&["run", s.to_str().expect("utf-8"), "--replication", "0", "--quiet", "--out", out.to_str().expect("utf-8")]);
+    let o = run_cli(&[
+        "run",
+        s.to_str().expect("utf-8"),
+        "--replication",
+        "0",
+        "--quiet",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(!exp.join("waterfalls.json").exists() && !read(exp.join("report.html")).is_empty());
+    assert!(!exp.join("waterfalls.json").exists() && !exp.join("waterfall_failed.svg").exists());
+    assert!(
+        !String::from_utf8(read(exp.join("report.html")))
+            .expect("utf-8")
+            .contains("request (buy")
+    );
 }
 
 #[test]
@@ -539,19 +614,41 @@ fn bad_telemetry_flags_and_keys_exit_2_with_the_reason() {
     let s = s.to_str().expect("utf-8");
     let cases: [(&[&str], &str); 3] = [
         (&["run", s, "--trace", "t.jsonl"], "--replication"),
-        (&["run", s, "--replication", "0", "--trace", "t.jsonl", "--trace-sample", "1.5"], "--trace-sample 1.5"),
-        (&["run", s, "--replication", "0", "--trace", "x", "--metrics", "x"], "same file"),
+        (
+            &[
+                "run",
+                s,
+                "--replication",
+                "0",
+                "--trace",
+                "t.jsonl",
+                "--trace-sample",
+                "1.5",
+            ],
+            "--trace-sample 1.5",
+        ),
+        (
+            &["run", s, "--replication", "0", "--trace", "x", "--metrics", "x"],
+            "same file",
+        ),
     ];
     for (args, says) in cases {
         let o = run_cli(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&o.stderr).contains(says), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let s = files(&dir, "epoch = 2026-01-01T00:00:00\nscrape_interval_s = 0");
     let o = run_cli(&["validate", s.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("s.toml:12:") && err.contains("epoch must be a date-time with its offset"), "{err}");
+    assert!(
+        err.contains("s.toml:12:") && err.contains("epoch must be a date-time with its offset"),
+        "{err}"
+    );
     assert!(err.contains("scrape_interval_s must be between"), "{err}");
 }
 
@@ -583,7 +680,10 @@ fn promtool_backfills_the_metrics_file() {
         .lines()
         .filter(|l| !l.starts_with('#'))
         .count();
-    assert!(said.contains(&format!(" {samples} ")), "promtool stored every sample ({samples}):\n{said}");
+    assert!(
+        said.contains(&format!(" {samples} ")),
+        "promtool stored every sample ({samples}):\n{said}"
+    );
 }
 
 #[test]

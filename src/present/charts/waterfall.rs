@@ -8,7 +8,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{BLUE, DrawError, FAULT, GRID, LegendItem, MUTED, Plot, RED, Swatch, font, header_height, muted, title_block};
+use super::{
+    BLUE, DrawError, FAULT, GRID, LegendItem, MUTED, Plot, RED, Swatch, font, header_height, muted, title_block,
+};
 use crate::telemetry::waterfall::Waterfall;
 
 /// The most rows drawn; a longer trace says how many were left out.
@@ -39,13 +41,20 @@ impl WaterfallChart<'_> {
 fn step(span: f64, n: f64) -> f64 {
     let raw = (span / n).max(1e-9);
     let p = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * p).find(|s| *s >= raw).unwrap_or(10.0 * p)
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * p)
 }
 
 impl Plot for WaterfallChart<'_> {
     fn size(&self) -> (u32, u32) {
         let extra = if self.w.rows.len() > MAX_ROWS { ROW } else { 0 };
-        (1100, header_height(1) + 40 + (self.rows() as i32 * ROW + extra) as u32 + 16)
+        (
+            1100,
+            header_height(1) + 40 + (self.rows() as i32 * ROW + extra) as u32 + 16,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
@@ -63,7 +72,11 @@ impl Plot for WaterfallChart<'_> {
         let (w, _) = body.dim_in_pixel();
         let x0 = LABEL_W;
         let x1 = w as i32 - 24;
-        let span_ms = self.w.duration_ms.max(self.w.rows.iter().map(|r| r.end_ms).fold(0.0, f64::max)).max(1e-3);
+        let span_ms = self
+            .w
+            .duration_ms
+            .max(self.w.rows.iter().map(|r| r.end_ms).fold(0.0, f64::max))
+            .max(1e-3);
         let x = |ms: f64| x0 + ((ms / span_ms).clamp(0.0, 1.0) * (x1 - x0) as f64).round() as i32;
         let top = 28;
         // Axis: ticks and grid lines.
@@ -98,8 +111,15 @@ impl Plot for WaterfallChart<'_> {
             let (a, b) = (x(r.start_ms), x(r.end_ms).max(x(r.start_ms) + 2));
             body.draw(&Rectangle::new([(a, y + 4), (b, y + ROW - 4)], color.filled()))?;
             if let Some(e) = &r.error {
-                let style = font(10).color(&RED).pos(Pos::new(HPos::Left, VPos::Center));
-                let at = if b + 6 + 90 < x1 { b + 6 } else { a.saturating_sub(96).max(x0) };
+                // After the bar; else inside its right end (white); else before it.
+                let (at, h, color) = if b + 6 + 90 < x1 {
+                    (b + 6, HPos::Left, RED)
+                } else if b - a > 8 * e.len() as i32 + 8 {
+                    (b - 4, HPos::Right, WHITE)
+                } else {
+                    (a - 4, HPos::Right, RED)
+                };
+                let style = font(10).color(&color).pos(Pos::new(h, VPos::Center));
                 body.draw(&Text::new(e.clone(), (at, y + ROW / 2), style))?;
             }
             for m in &r.faults {

@@ -50,7 +50,12 @@ impl Broker {
     /// the publish time of the oldest.
     pub(super) fn depth_and_oldest(&self, qr: usize) -> (u64, Option<Time>) {
         let q = &self.queues[qr];
-        let oldest = q.msgs.iter().chain(q.delayed.iter().map(|(_, m)| m)).map(|m| m.publish).min();
+        let oldest = q
+            .msgs
+            .iter()
+            .chain(q.delayed.iter().map(|(_, m)| m))
+            .map(|m| m.publish)
+            .min();
         ((q.msgs.len() + q.delayed.len()) as u64, oldest)
     }
 

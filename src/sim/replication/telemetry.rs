@@ -212,7 +212,11 @@ impl<'s> Telemetry<'s> {
     }
 
     fn event(&mut self, tr: u32, span: u32, time: Time, what: EventWhat) {
-        self.traces[tr as usize].events.push(SpanEvent { span, time_ns: time, what });
+        self.traces[tr as usize].events.push(SpanEvent {
+            span,
+            time_ns: time,
+            what,
+        });
     }
 
     /// Adds an event for each fault of `mask` not yet on the span.
@@ -357,9 +361,11 @@ impl Replication<'_> {
     pub(super) fn tel_shed(&mut self, flow: u16, region: u16) {
         let now = self.engine.now;
         let entry = self.topo.flows[flow as usize].entry.0;
-        let guard = self.scn.guardrails.iter().position(
-            |g| matches!(g.action, Action::Shed { flows, .. } if flows & (1 << flow) != 0),
-        );
+        let guard = self
+            .scn
+            .guardrails
+            .iter()
+            .position(|g| matches!(g.action, Action::Shed { flows, .. } if flows & (1 << flow) != 0));
         let Some(t) = self.tel.as_deref_mut() else { return };
         let key = EdgeKey {
             reporter: Reporter::Source,
@@ -471,7 +477,8 @@ impl Replication<'_> {
             Some(rep) => {
                 let p = self.place_of(rep);
                 let g = self.replicas[rep as usize].group as usize;
-                let mask = self.active.mask(g) | self.down_mask[rep as usize] | self.active.link_mask(from, g % self.nr);
+                let mask =
+                    self.active.mask(g) | self.down_mask[rep as usize] | self.active.link_mask(from, g % self.nr);
                 ((p.service, p.region), mask)
             }
             None => ((target.0, from as u16), 0),
@@ -579,8 +586,7 @@ impl Replication<'_> {
         }
         if ct.transit {
             // Still on its way: the server span it will start belongs here.
-            t.orphans
-                .insert((call, ct.sent.0, ct.sent.1), (ct.trace, ct.span));
+            t.orphans.insert((call, ct.sent.0, ct.sent.1), (ct.trace, ct.span));
             t.traces[ct.trace as usize].open += 1;
         }
         t.close_span(ct.trace, ct.span, now, Cause::Timeout, false);
@@ -781,7 +787,14 @@ impl Replication<'_> {
             return;
         }
         if !tt.started && now > ts.arrival {
-            let s = t.open_span(tt.trace, tt.span, SpanKind::Internal, SpanWhat::Queue, place, ts.arrival);
+            let s = t.open_span(
+                tt.trace,
+                tt.span,
+                SpanKind::Internal,
+                SpanWhat::Queue,
+                place,
+                ts.arrival,
+            );
             t.close_span(tt.trace, s, now, cause, false);
         }
         t.faults(tt.trace, tt.span, now, mask);
@@ -825,9 +838,10 @@ impl Replication<'_> {
     /// moment its alert condition held, and an event on every request in flight.
     pub(super) fn tel_guardrail(&mut self, i: usize) {
         let now = self.engine.now;
-        let since = self.guardrails.monitors[i].outcome.fired_ns.map_or(now, |f| {
-            f.saturating_sub(self.scn.guardrails[i].detect_delay_ns)
-        });
+        let since = self.guardrails.monitors[i]
+            .outcome
+            .fired_ns
+            .map_or(now, |f| f.saturating_sub(self.scn.guardrails[i].detect_delay_ns));
         let Some(t) = self.tel.as_deref_mut() else { return };
         t.series.gauges.guardrail_actions[i] += 1;
         t.series.gauges.guardrail_active[i] = true;
@@ -841,7 +855,7 @@ impl Replication<'_> {
 
     /// A rollout step set the new version's weight (percent): a control-plane
     /// span and the `rollout_weight` gauge. Ready for the rollout engine.
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "the rollout engine calls it once rollouts are simulated")]
     pub(super) fn tel_rollout_step(&mut self, weight_pct: f64) {
         let now = self.engine.now;
         let Some(t) = self.tel.as_deref_mut() else { return };
