@@ -37,6 +37,6 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import opentelemetry.prot
 else
   mkdir -p target
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet opentelemetry-proto
+  "$venv/bin/pip" install --quiet "opentelemetry-proto==1.45.2"
   echo "tools.sh: $venv has opentelemetry-proto $("$venv/bin/python" -c 'from importlib.metadata import version; print(version("opentelemetry-proto"))')"
 fi
