@@ -5,7 +5,7 @@
 //! and how to load them into Jaeger, Tempo and Prometheus.
 //!
 //! The simulator builds traces and series ([`crate::observe::telemetry`])
-//! and hands them to the [`Writer`] here, the one part that does I/O: traces
+//! and hands them to the `Writer` here, the one part that does I/O: traces
 //! stream through a buffered writer into a temporary file as they finish
 //! (memory bounded by the requests in flight); the series are kept per
 //! scrape and written at the end, because OpenMetrics wants every series'
