@@ -30,6 +30,10 @@
 //!   (`docs/outputs.md`); [`present`] draws them for people; [`gate`] judges
 //!   them for CI; [`sweep`] repeats runs over a grid; [`cli`] is the command
 //!   line, one file per command.
+//! * [`telemetry`] writes one replication as OpenTelemetry traces and
+//!   Prometheus series (`run --replication I --trace/--metrics`,
+//!   `docs/telemetry.md`): the replication builds them when asked
+//!   ([`observe::telemetry`]) and hands them to a sink outside the core.
 //!
 //! The deterministic core (`sim`, `observe`) does no file I/O, reads no clock
 //! and spawns no threads.
@@ -78,3 +82,4 @@ pub mod present;
 pub mod results;
 pub mod sim;
 pub mod sweep;
+pub mod telemetry;

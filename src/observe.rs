@@ -7,6 +7,7 @@
 //! replication order by the caller).
 
 pub mod histogram;
+pub mod telemetry;
 
 pub use histogram::{CoarseHistogram, Histogram};
 

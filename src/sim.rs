@@ -50,5 +50,6 @@ pub use chaos::FaultWindow;
 pub use engine::Time;
 pub use replication::{
     BUDGET_WINDOW_NS, DRAIN_NS, GuardOutcome, ReplicationOutput, RolloutOutcome, Withdrawal, run_replication, run_twin,
+    run_with_telemetry,
 };
 pub use streams::Streams;

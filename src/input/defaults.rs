@@ -112,6 +112,11 @@ pub const WARMUP_S: f64 = 0.0;
 pub const REPLICATIONS: i64 = 100;
 /// `run.seed` (`--seed` overrides).
 pub const SEED: u64 = 1;
+/// `run.epoch`: 2026-01-01T00:00:00Z, the wall-clock instant a replication's
+/// simulated time starts at in traces and series.
+pub const EPOCH_UNIX_NS: u64 = 1_767_225_600_000_000_000;
+/// `run.scrape_interval_s`: Prometheus' usual 15 s.
+pub const SCRAPE_INTERVAL_S: f64 = 15.0;
 
 /// `[[faults]] name`: the kind and the fault's index, e.g. `latency-0`.
 pub fn fault_name(kind: FaultKind, index: usize) -> String {

@@ -89,6 +89,8 @@ pub fn resolve_scenario(
         warmup_ns: run.warmup_ns,
         replications: run.replications,
         seed: run.seed,
+        epoch_unix_ns: run.epoch_unix_ns,
+        scrape_interval_ns: run.scrape_interval_ns,
         rate_per_s,
         surges,
         faults,

@@ -22,6 +22,10 @@ pub struct Scenario {
     pub warmup_ns: u64,
     pub replications: u32,
     pub seed: u64,
+    /// Telemetry timestamps: nanoseconds since the Unix epoch of simulated time 0.
+    pub epoch_unix_ns: u64,
+    /// Telemetry: the series are scraped every this many ns.
+    pub scrape_interval_ns: u64,
     /// Poisson arrival rate per region, requests per second.
     pub rate_per_s: Vec<f64>,
     pub surges: Vec<Surge>,

@@ -12,6 +12,7 @@
 //! | `degradation_heatmap` | service × region: share of replications degraded, else error rate | `summary.json` |
 //! | `slo_catalog` (results root) | P(violation) of every SLO of every experiment | each `summary.json` |
 //! | `sweep` (SVG only, sweep folder) | P(violation) per SLO against the first swept key | the sweep's grid points |
+//! | `waterfall_failed`, `waterfall_slowest` | a failed request and the slowest successful one as trace waterfalls | `waterfalls.json` (`run --replication I --trace`) |
 //!
 //! A chart whose data is absent (an older results folder, a run without
 //! faults) is left out, never drawn empty. Output is a pure function of
@@ -26,6 +27,7 @@ mod heatmap;
 mod raster;
 mod slo;
 mod sweep;
+mod waterfall;
 
 use std::path::Path;
 
@@ -101,7 +103,43 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
     if let Some(chart) = heatmap::HeatMap::new(s) {
         charts.push(render("degradation_heatmap", &chart.title(), &chart)?);
     }
+    if let Some(w) = read_waterfalls(&saved.dir)? {
+        let picks = [
+            ("a failed", "waterfall_failed", &w.failed),
+            ("the slowest successful", "waterfall_slowest", &w.slowest),
+        ];
+        for (what, stem, wf) in picks {
+            if let Some(w) = wf {
+                let chart = waterfall::WaterfallChart {
+                    experiment: &s.experiment,
+                    what,
+                    w,
+                };
+                charts.push(render(stem, &chart.title(), &chart)?);
+            }
+        }
+    }
     Ok(charts)
+}
+
+/// `waterfalls.json` of a `--trace` run, if the folder has one (a file
+/// chaoscal wrote; a malformed one is an error naming it).
+fn read_waterfalls(dir: &Path) -> Result<Option<crate::telemetry::Waterfalls>, ReportError> {
+    let path = dir.join(crate::telemetry::waterfall::FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(crate::results::saved::ReadError::Read { path, source }.into()),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        crate::results::saved::ReadError::Json {
+            path,
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+        }
+        .into()
+    })
 }
 
 /// The catalog-wide SLO chart: every SLO of every experiment, grouped by

@@ -25,10 +25,12 @@ mod guardrails;
 mod rollout;
 mod routing;
 mod stations;
+mod telemetry;
 mod timeouts;
 
 pub use guardrails::GuardOutcome;
 pub use rollout::{RolloutOutcome, Withdrawal};
+pub use telemetry::run_with_telemetry;
 
 use std::collections::VecDeque;
 
@@ -383,6 +385,10 @@ pub struct Replication<'a> {
     /// The counterfactual twin: the fault timeline is drawn (and measured
     /// against) but no fault acts.
     faults_off: bool,
+    /// Traces and series, when the replication was started with telemetry.
+    tel: Option<Box<telemetry::Telemetry<'a>>>,
+    /// The next scrape of the series (`Time::MAX`: no series).
+    tel_next_scrape: Time,
 }
 
 impl<'a> Replication<'a> {
@@ -480,6 +486,8 @@ impl<'a> Replication<'a> {
             arrivals: 0,
             peak_in_flight: 0,
             faults_off: false,
+            tel: None,
+            tel_next_scrape: Time::MAX,
         }
     }
 
@@ -505,9 +513,13 @@ impl<'a> Replication<'a> {
         }
         let stop = self.scn.duration_ns + DRAIN_NS;
         while let Some(ev) = self.engine.next(stop) {
+            if self.engine.now >= self.tel_next_scrape {
+                self.tel_scrape_until(self.engine.now);
+            }
             self.handle(ev);
         }
         self.finish_run();
+        self.tel_finish();
         ReplicationOutput {
             index,
             recorder: self.rec,
@@ -615,6 +627,7 @@ impl<'a> Replication<'a> {
                     touched: c.touched,
                 };
                 self.rec.request_done(flow, arrival, None, end);
+                self.tel_root_unfinished(i as u32);
             }
         }
         self.unfinished_messages();

@@ -15,3 +15,4 @@ mod queueing;
 mod report;
 mod resilience;
 mod rollouts;
+mod telemetry;

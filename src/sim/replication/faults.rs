@@ -11,6 +11,7 @@ impl Replication<'_> {
         let i = window.fault as usize;
         let f = &self.scn.faults[i];
         let bit = 1u64 << i.min(63);
+        self.tel_fault_window(i, 1);
         match onset(f, window.unit) {
             Onset::Effect => self.active.activate(i as u16, &self.scn.faults),
             Onset::KillUnit { unit } => {
@@ -79,6 +80,7 @@ impl Replication<'_> {
 
     pub(super) fn fault_end(&mut self, w: u32) {
         let i = self.windows[w as usize].fault as usize;
+        self.tel_fault_window(i, -1);
         match self.scn.faults[i].effect {
             FaultEffect::Kill { .. } | FaultEffect::RegionOutage | FaultEffect::QueueStall => {
                 for r in std::mem::take(&mut self.killed[w as usize]) {
@@ -167,6 +169,7 @@ impl Replication<'_> {
             if self.awaits(task.call, task.call_epoch, task.attempt) {
                 self.calls.slots[task.call as usize].touched |= bit;
             }
+            self.tel_task_end(t, crate::observe::telemetry::Cause::Reset, false, bit);
             self.free_task(t);
             self.charge_try_ended(task.charge, false);
             self.respond(task.call, task.call_epoch, task.attempt, from, r, Reply::fail(true));

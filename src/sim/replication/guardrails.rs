@@ -347,6 +347,7 @@ impl Replication<'_> {
             since: now,
             below_since: None,
         };
+        self.tel_guardrail(i);
     }
 
     /// Whether a new arrival of `flow` is shed (and counts it).

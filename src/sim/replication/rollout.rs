@@ -317,6 +317,7 @@ impl<'a> Replication<'a> {
             state.outcome.reached_full_ns.get_or_insert(now);
         }
         self.canary_share = w / 100.0;
+        self.tel_rollout_step(w);
         // Integer percent of a replica count can land a hair above a whole
         // number (0.3 × 10 = 3.0000000000000004): round that away first.
         let target = ((w * ro.version.replicas as f64 / 100.0) - 1e-9).ceil().max(0.0) as u32;

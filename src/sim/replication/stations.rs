@@ -9,6 +9,7 @@
 use rand::RngExt;
 
 use super::*;
+use crate::observe::telemetry::Cause;
 
 impl<'a> Replication<'a> {
     /// What a replica runs: its service, or a rollout's new version of it.
@@ -29,8 +30,10 @@ impl<'a> Replication<'a> {
         if counted {
             self.rec.groups[g].requests += 1;
         }
+        self.tel_delivered(call, epoch, attempt);
         if self.active.blackholed(g) {
             // Black-holed: it takes the request and never answers.
+            self.tel_not_served(replica, None);
             self.charge_try_ended(charge, false);
             return;
         }
@@ -46,6 +49,7 @@ impl<'a> Replication<'a> {
             if self.replicas[replica as usize].canary {
                 self.canary_answered(self.engine.now, false, None, false);
             }
+            self.tel_not_served(replica, Some(Cause::Refused));
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -61,6 +65,7 @@ impl<'a> Replication<'a> {
             if self.replicas[replica as usize].canary {
                 self.canary_answered(self.engine.now, false, None, false);
             }
+            self.tel_not_served(replica, Some(Cause::RateLimited));
             self.charge_try_ended(charge, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(false));
             return;
@@ -76,6 +81,7 @@ impl<'a> Replication<'a> {
             if self.replicas[replica as usize].canary {
                 self.canary_answered(self.engine.now, false, None, false);
             }
+            self.tel_not_served(replica, Some(Cause::Rejected));
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -91,6 +97,7 @@ impl<'a> Replication<'a> {
         };
         let validates = self.service_of(replica).validates.is_some();
         let t = self.new_task(replica, call, epoch, attempt, flow);
+        self.tel_task_new(t);
         let task = &mut self.tasks.slots[t as usize];
         task.value = value;
         task.charge = charge;
@@ -168,6 +175,7 @@ impl<'a> Replication<'a> {
         if self.rec.counted(arrival) {
             self.rec.groups[g].queue_wait.record(self.engine.now - arrival);
         }
+        self.tel_task_start(t);
         let svc = self.service_of(replica);
         let mut work = svc.service_time.sample_ns(&mut self.rng.service);
         let factor = self.active.slow_factor(g);
@@ -244,6 +252,7 @@ impl<'a> Replication<'a> {
                             }
                             self.calls.slots[c as usize].touched |=
                                 self.callers.slots[caller_slot as usize].bulkhead.cause();
+                            self.tel_try_refused(c, target, Cause::BulkheadFull);
                             self.call_failed(c);
                             continue;
                         }
@@ -363,6 +372,12 @@ impl<'a> Replication<'a> {
             self.calls.slots[task.call as usize].touched |= touched;
         }
         let from = self.calls.slots[task.call as usize].from_region as usize;
+        let cause = if reply.outcome == Outcome::Failed {
+            Cause::ServerError
+        } else {
+            Cause::Ok
+        };
+        self.tel_task_end(t, cause, reply.outcome == Outcome::Degraded, 0);
         // Free the server (and hand it to the next in line) before answering:
         // the answer may be handled at once, re-entering the mesh.
         self.free_task(t);
@@ -391,6 +406,7 @@ impl<'a> Replication<'a> {
                         self.canary_answered(task.arrival, false, Some(self.engine.now - task.arrival), false);
                     }
                     let from = self.calls.slots[task.call as usize].from_region as usize;
+                    self.tel_task_end(next, Cause::Expired, false, 0);
                     self.free_task(next);
                     self.charge_try_ended(task.charge, false);
                     self.respond(
