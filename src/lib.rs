@@ -77,3 +77,4 @@ pub mod present;
 pub mod results;
 pub mod sim;
 pub mod sweep;
+pub mod uncertain;

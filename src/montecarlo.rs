@@ -192,6 +192,8 @@ pub struct ReplicationRow {
     pub guardrails: Vec<crate::sim::GuardOutcome>,
     /// Against the counterfactual twin, when the run had twins.
     pub twin: Option<TwinOutcome>,
+    /// The value of each `[[uncertain]]` input in this replication (empty without them).
+    pub inputs: Vec<f64>,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -291,6 +293,7 @@ impl Aggregate {
             breaker_opens_at,
             guardrails: out.guardrails,
             twin,
+            inputs: Vec::new(),
         });
     }
 
@@ -352,17 +355,24 @@ pub fn run_scenario(
             chunk
                 .par_iter()
                 .map(|&i| {
-                    let out = run_replication(topo, scn, opts.seed, i);
+                    // With `[[uncertain]]` inputs, replication i runs its own model ([`crate::uncertain`]).
+                    let drawn = crate::uncertain::replication(scn, opts.seed, i);
+                    let (t, s) = drawn.as_ref().map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
+                    let out = run_replication(t, s, opts.seed, i);
                     let twin = opts.counterfactual.then(|| {
-                        let twin = run_twin(topo, scn, opts.seed, i);
-                        out.recorder.versus_twin(&twin.recorder, scn, topo.regions.len())
+                        let twin = run_twin(t, s, opts.seed, i);
+                        out.recorder.versus_twin(&twin.recorder, s, t.regions.len())
                     });
-                    (out, twin)
+                    (out, twin, drawn)
                 })
                 .collect()
         });
-        for (out, twin) in outputs {
-            agg.add(topo, scn, out, twin);
+        for (out, twin, drawn) in outputs {
+            let (t, s) = drawn.as_ref().map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
+            agg.add(t, s, out, twin);
+            if let (Some(d), Some(row)) = (drawn, agg.rows.last_mut()) {
+                row.inputs = d.values;
+            }
         }
         progress(agg.rows.len(), total);
     }

@@ -33,6 +33,9 @@ pub struct Scenario {
     /// Features the file uses that the engine does not simulate yet; `run`
     /// refuses such a scenario rather than give a misleading answer.
     pub not_simulated: Vec<String>,
+    /// `[[uncertain]]` inputs, when it has any: each replication runs the
+    /// model resolved with its own draws (`crate::uncertain`).
+    pub uncertain: Option<std::sync::Arc<super::Uncertainty>>,
 }
 
 /// Automated remediation: a burn-rate alert on an SLO and the action it takes.

@@ -12,6 +12,7 @@
 
 mod experiment;
 mod index;
+mod uncertainty;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -339,6 +339,10 @@ pub fn check_shape(agg: &Aggregate, topo: &Topology, scn: &Scenario) -> Result<(
         if r.blast.pairs.iter().any(|&g| g >= groups) {
             return bad("a degraded pair outside the topology");
         }
+        let inputs = scn.uncertain.as_ref().map_or(0, |u| u.inputs.len());
+        if r.inputs.len() != inputs {
+            return bad("its uncertain inputs do not match the scenario's [[uncertain]]");
+        }
         if r.series.len() != buckets * topo.flows.len()
             || r.fault_active.len() != buckets
             || r.breaker_opens_at.len() != buckets
@@ -466,6 +470,9 @@ struct RowWire {
     /// Against the counterfactual twin (runs with `--counterfactual`).
     #[serde(default)]
     twin: Option<TwinWire>,
+    /// The value of each `[[uncertain]]` input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    inputs: Vec<Exact64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -527,6 +534,7 @@ impl From<&ReplicationRow> for RowWire {
             breaker_opens_at,
             guardrails,
             twin,
+            inputs,
         } = r;
         RowWire {
             index: *index,
@@ -575,6 +583,7 @@ impl From<&ReplicationRow> for RowWire {
                 regions: t.regions,
                 breach: t.breach,
             }),
+            inputs: inputs.iter().map(|&x| Exact64(x)).collect(),
         }
     }
 }
@@ -662,6 +671,7 @@ impl TryFrom<RowWire> for ReplicationRow {
                 regions: t.regions,
                 breach: t.breach,
             }),
+            inputs: w.inputs.into_iter().map(|x| x.0).collect(),
         })
     }
 }

@@ -81,6 +81,7 @@ impl Summary {
             slos: slo_summaries(topo, scn, agg),
             guardrails: guardrail_summaries(scn, agg),
             blast_radius: (!scn.faults.is_empty()).then(|| blast_summary(topo, scn, agg)),
+            uncertainty: super::uncertainty::summaries(scn, agg),
             flows: flow_summaries(topo, agg),
             services: service_summaries(topo, agg),
             calls: call_summaries(topo, agg),
