@@ -13,3 +13,4 @@ mod mechanisms;
 mod queueing;
 mod report;
 mod resilience;
+mod uncertain;
