@@ -357,7 +357,9 @@ pub fn run_scenario(
                 .map(|&i| {
                     // With `[[uncertain]]` inputs, replication i runs its own model ([`crate::uncertain`]).
                     let drawn = crate::uncertain::replication(scn, opts.seed, i);
-                    let (t, s) = drawn.as_ref().map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
+                    let (t, s) = drawn
+                        .as_ref()
+                        .map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
                     let out = run_replication(t, s, opts.seed, i);
                     let twin = opts.counterfactual.then(|| {
                         let twin = run_twin(t, s, opts.seed, i);
@@ -368,7 +370,9 @@ pub fn run_scenario(
                 .collect()
         });
         for (out, twin, drawn) in outputs {
-            let (t, s) = drawn.as_ref().map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
+            let (t, s) = drawn
+                .as_ref()
+                .map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
             agg.add(t, s, out, twin);
             if let (Some(d), Some(row)) = (drawn, agg.rows.last_mut()) {
                 row.inputs = d.values;

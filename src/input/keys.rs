@@ -133,7 +133,10 @@ pub fn set_key(scn: &mut Table, topo: &mut Table, key: &str, setting: &Setting) 
     if key == "workload.multiplier" {
         let factor = match setting {
             Setting::Like(v) => *v,
-            Setting::Exact(v) => v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or(f64::NAN),
+            Setting::Exact(v) => v
+                .as_float()
+                .or_else(|| v.as_integer().map(|i| i as f64))
+                .unwrap_or(f64::NAN),
         };
         return scale_rates(scn, factor);
     }
@@ -393,7 +396,10 @@ mod tests {
             near_keys("services.psp-primery.error_rate", &valid)[0],
             "services.psp-primary.error_rate"
         );
-        assert_eq!(near_keys("services.psp-primary.error_rat", &valid)[0], "services.psp-primary.error_rate");
+        assert_eq!(
+            near_keys("services.psp-primary.error_rat", &valid)[0],
+            "services.psp-primary.error_rate"
+        );
         assert!(near_keys("nothing.like.it", &valid).is_empty());
     }
 

@@ -50,7 +50,11 @@ impl InputDist {
                 for w in points.windows(2) {
                     let ((q0, v0), (q1, v1)) = (w[0], w[1]);
                     if u <= q1 {
-                        return if q1 <= q0 { v1 } else { v0 + (v1 - v0) * (u - q0) / (q1 - q0) };
+                        return if q1 <= q0 {
+                            v1
+                        } else {
+                            v0 + (v1 - v0) * (u - q0) / (q1 - q0)
+                        };
                     }
                 }
                 points.last().map(|p| p.1).unwrap_or(0.0)
@@ -185,7 +189,11 @@ mod tests {
             (0.01, -2.326_347_874),
             (1e-6, -Z_TAIL),
         ] {
-            assert!((normal_quantile(p) - z).abs() < 1e-8, "Φ⁻¹({p}) = {}", normal_quantile(p));
+            assert!(
+                (normal_quantile(p) - z).abs() < 1e-8,
+                "Φ⁻¹({p}) = {}",
+                normal_quantile(p)
+            );
         }
     }
 

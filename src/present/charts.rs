@@ -102,10 +102,18 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
     }
     for outcome in uncertainty::outcomes(s) {
         if let Some(chart) = uncertainty::TornadoChart::new(s, &outcome) {
-            charts.push(render(&format!("tornado_{}", file_stem(&outcome)), &chart.title(), &chart)?);
+            charts.push(render(
+                &format!("tornado_{}", file_stem(&outcome)),
+                &chart.title(),
+                &chart,
+            )?);
         }
         if let Some(chart) = uncertainty::CurvesChart::new(s, &outcome) {
-            charts.push(render(&format!("hangs_on_{}", file_stem(&outcome)), &chart.title(), &chart)?);
+            charts.push(render(
+                &format!("hangs_on_{}", file_stem(&outcome)),
+                &chart.title(),
+                &chart,
+            )?);
         }
     }
     Ok(charts)

@@ -140,7 +140,10 @@ fn hangs_on_lines(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         .filter(|x| Verdict::of(x) != Verdict::Held)
         .map(|x| x.name.as_str())
         .collect();
-    if s.blast_radius.as_ref().is_some_and(|b| b.containment_breach_probability > 0.0) {
+    if s.blast_radius
+        .as_ref()
+        .is_some_and(|b| b.containment_breach_probability > 0.0)
+    {
         outcomes.push("containment_breach");
     }
     if outcomes.is_empty() {

@@ -296,8 +296,16 @@ mod tests {
         assert!(s2 < 0.03, "S2 = {s2}");
         let r = spearman(&x1, &y).unwrap();
         assert!(r > 0.99, "{r}");
-        assert_eq!(first_order(&[1.0; 10], &y[..10]), Some(0.0), "a constant input explains nothing");
-        assert_eq!(first_order(&x1[..10], &[0.5; 10]), None, "a constant outcome has no variance to share");
+        assert_eq!(
+            first_order(&[1.0; 10], &y[..10]),
+            Some(0.0),
+            "a constant input explains nothing"
+        );
+        assert_eq!(
+            first_order(&x1[..10], &[0.5; 10]),
+            None,
+            "a constant outcome has no variance to share"
+        );
     }
 
     #[test]

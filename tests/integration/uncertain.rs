@@ -46,8 +46,16 @@ fn summarise(topology: &str, scenario: &str, n: u64) -> Summary {
 
 /// (first_order, rank_correlation) of input `set` for outcome `outcome`.
 fn sensitivity(s: &Summary, set: &str, outcome: &str) -> (f64, f64) {
-    let u = s.uncertainty.iter().find(|u| u.set == set).expect("the input is summarised");
-    let x = u.sensitivity.iter().find(|x| x.outcome == outcome).expect("the outcome is summarised");
+    let u = s
+        .uncertainty
+        .iter()
+        .find(|u| u.set == set)
+        .expect("the input is summarised");
+    let x = u
+        .sensitivity
+        .iter()
+        .find(|x| x.outcome == outcome)
+        .expect("the outcome is summarised");
     (x.first_order.unwrap(), x.rank_correlation.unwrap())
 }
 
@@ -61,11 +69,18 @@ fn a_uniform_error_rate_violates_with_the_share_of_its_range_beyond_the_objectiv
         + &uncertain("services.station.service_time.mean_ms", 2.0, 8.0);
     let s = summarise(STATION, &scn, 400);
     let p = s.slos[0].probability;
-    assert!((p - 0.25).abs() <= 4.0 * (0.25f64 * 0.75 / 400.0).sqrt(), "P(violate) = {p}");
+    assert!(
+        (p - 0.25).abs() <= 4.0 * (0.25f64 * 0.75 / 400.0).sqrt(),
+        "P(violate) = {p}"
+    );
     // The drawn spread is the uniform's: mean 0.01, within the range.
     let u = &s.uncertainty[0];
     assert_eq!(u.range, [0.0, 0.02]);
-    assert!((u.drawn.mean - 0.01).abs() < 4.0 * 0.02 / 12f64.sqrt() / 20.0, "{}", u.drawn.mean);
+    assert!(
+        (u.drawn.mean - 0.01).abs() < 4.0 * 0.02 / 12f64.sqrt() / 20.0,
+        "{}",
+        u.drawn.mean
+    );
     // The violation curve crosses a 5% limit below 0.015: where P(measured rate > 0.015) reaches 5%,
     // 1.645 sd (0.0016) lower, i.e. 0.0124, moved by up to a bin (0.002) by binning and 40-replication
     // bins: within [0.009, 0.016].
@@ -107,8 +122,16 @@ fn two_error_rates_in_series_share_the_variance_as_their_variances_do() {
     let total = vf + vb + noise;
     let (s_front, r_front) = sensitivity(&s, "services.front.error_rate", "avail");
     let (s_back, _) = sensitivity(&s, "services.back.error_rate", "avail");
-    assert!((s_front - vf / total).abs() < 0.1, "S₁(front) = {s_front}, expected {}", vf / total);
-    assert!((s_back - vb / total).abs() < 0.1, "S₁(back) = {s_back}, expected {}", vb / total);
+    assert!(
+        (s_front - vf / total).abs() < 0.1,
+        "S₁(front) = {s_front}, expected {}",
+        vf / total
+    );
+    assert!(
+        (s_back - vb / total).abs() < 0.1,
+        "S₁(back) = {s_back}, expected {}",
+        vb / total
+    );
     assert!(r_front < -0.7, "ρ(front) = {r_front}");
 }
 
@@ -117,7 +140,10 @@ fn files(name: &str) -> std::path::PathBuf {
     let dir = scratch(name);
     std::fs::write(dir.join("t.toml"), STATION).unwrap();
     let scn = scenario(100.0, 20.0, 0.0, &availability_slo(0.99))
-        .replace("[experiment]\n", "[experiment]\nowner = \"t\"\nhypothesis = \"h\"\nrollback = \"r\"\n")
+        .replace(
+            "[experiment]\n",
+            "[experiment]\nowner = \"t\"\nhypothesis = \"h\"\nrollback = \"r\"\n",
+        )
         .replace("replications = 1", "replications = 12")
         + &uncertain("services.station.error_rate", 0.0, 0.02)
         + "[[uncertain]]\nset = \"workload.multiplier\"\ndist = { dist = \"lognormal\", median = 1, p99 = 1.5 }\n"
@@ -143,10 +169,25 @@ fn replays_threads_and_shards_draw_the_same_inputs() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     for k in 0..3 {
-        let o = run_cli(&["run", &s, "--out", &out("shards"), "--shard", &format!("{k}/3"), "--quiet"]);
+        let o = run_cli(&[
+            "run",
+            &s,
+            "--out",
+            &out("shards"),
+            "--shard",
+            &format!("{k}/3"),
+            "--quiet",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let o = run_cli(&["merge", &out("shards"), "--out", &out("merged"), "--no-report", "--quiet"]);
+    let o = run_cli(&[
+        "merge",
+        &out("shards"),
+        "--out",
+        &out("merged"),
+        "--no-report",
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["summary.json", "replications.csv"] {
         let one = read(&dir.join("one/t").join(f));
@@ -155,14 +196,20 @@ fn replays_threads_and_shards_draw_the_same_inputs() {
     }
     let csv = read(&dir.join("one/t/replications.csv"));
     let header = csv.lines().next().unwrap();
-    assert!(header.ends_with(",uncertain.services.station.error_rate,uncertain.workload.multiplier"), "{header}");
+    assert!(
+        header.ends_with(",uncertain.services.station.error_rate,uncertain.workload.multiplier"),
+        "{header}"
+    );
     let o = run_cli(&["run", &s, "--out", &out("replay"), "--replication", "5", "--quiet"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let replay = read(&dir.join("replay/t/replications.csv"));
     let row5 = csv.lines().nth(6).unwrap();
     assert_eq!(replay.lines().nth(1).unwrap(), row5, "replication 5 replayed alone");
     let summary = read(&dir.join("one/t/summary.json"));
-    assert!(summary.contains("\"uncertainty\"") && summary.contains("\"containment_breach\""), "{summary}");
+    assert!(
+        summary.contains("\"uncertainty\"") && summary.contains("\"containment_breach\""),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -190,5 +237,8 @@ fn a_bad_uncertain_key_or_range_is_located() {
     let bad_range = good + &uncertain("services.station.service_time.mean_ms", -5.0, 5.0);
     let err = validate(&bad_range);
     let line = bad_range.lines().position(|l| l.contains("min = -5")).unwrap() + 1;
-    assert!(err.contains(&format!("s.toml:{line}:")), "the refused range is located at line {line}: {err}");
+    assert!(
+        err.contains(&format!("s.toml:{line}:")),
+        "the refused range is located at line {line}: {err}"
+    );
 }

@@ -96,7 +96,9 @@ pub fn resolve(cx: &mut Ctx, raws: &[RawUncertain], base_dir: &Path, keys: Optio
 /// The settable keys of a scenario and its topology, as texts (the
 /// `[[uncertain]]` entries' own numbers are not keys).
 pub fn settable_keys(ssrc: &Source, topology_path: &Path, topology: &str) -> Option<Vec<String>> {
-    Inputs::new(&ssrc.path, &ssrc.text, topology_path, topology).ok().map(|i| i.keys())
+    Inputs::new(&ssrc.path, &ssrc.text, topology_path, topology)
+        .ok()
+        .map(|i| i.keys())
 }
 
 /// One entry: its distribution and range.
@@ -254,6 +256,9 @@ fn unknown_key_message(key: &str, valid: &[String], scenario: &Path) -> String {
     msg
 }
 
+/// Some inputs' values (input index, value), the others at their medians.
+type WithMedians<'a> = dyn Fn(&[(usize, f64)]) -> Vec<(usize, f64)> + 'a;
+
 /// Loads the scenario with some inputs set, to see whether it accepts them.
 struct Probe<'a> {
     base: &'a Inputs,
@@ -338,7 +343,7 @@ impl Probe<'_> {
     }
 
     /// Pairs at their corners, then (few inputs) every corner.
-    fn check_corners(&self, cx: &mut Ctx, with: &dyn Fn(&[(usize, f64)]) -> Vec<(usize, f64)>) -> bool {
+    fn check_corners(&self, cx: &mut Ctx, with: &WithMedians) -> bool {
         let n = self.inputs.len();
         let ends = |j: usize| {
             let u = &self.inputs[j];

@@ -67,7 +67,11 @@ pub(crate) fn sig(v: f64) -> String {
 /// "violations start above 1312" (or "breaches start …"), when the curve crosses its limit.
 pub(crate) fn crossing_words(x: &SensitivitySummary) -> Option<String> {
     let c = x.crosses_limit.as_ref()?;
-    let what = if x.kind == "containment" { "breaches" } else { "violations" };
+    let what = if x.kind == "containment" {
+        "breaches"
+    } else {
+        "violations"
+    };
     Some(format!(
         "{what} pass {} when it is {} {}",
         pct(x.limit),
@@ -261,7 +265,11 @@ impl CurvesChart {
         }
         let kind = ranked.first().map_or("slo", |(_, x)| x.kind.as_str()).to_string();
         Some(CurvesChart {
-            title: format!("{}: P({outcome} {}) against the inputs it hangs on", s.experiment, if kind == "containment" { "breached" } else { "violated" }),
+            title: format!(
+                "{}: P({outcome} {}) against the inputs it hangs on",
+                s.experiment,
+                if kind == "containment" { "breached" } else { "violated" }
+            ),
             outcome_kind: kind,
             panels,
         })
@@ -279,12 +287,19 @@ impl Plot for CurvesChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
         let legend = [
-            LegendItem::new(Swatch::Line(BLUE, 2), "share of replications violated, per bin of the input"),
+            LegendItem::new(
+                Swatch::Line(BLUE, 2),
+                "share of replications violated, per bin of the input",
+            ),
             LegendItem::new(Swatch::Whisker(BLUE), "95% Wilson interval"),
             LegendItem::new(Swatch::Dashed(RED), "limit"),
             LegendItem::new(Swatch::Line(INK, 1), "where it crosses the limit"),
         ];
-        let what = if self.outcome_kind == "containment" { "breaches" } else { "violations" };
+        let what = if self.outcome_kind == "containment" {
+            "breaches"
+        } else {
+            "violations"
+        };
         let subtitle = format!(
             "Replications binned by each input's drawn value (equal counts); the {} inputs with the largest first-order shares; {what} per bin",
             self.panels.len()

@@ -50,7 +50,8 @@ pub(super) fn section(out: &mut String, s: &Summary, charts: &[Chart]) {
         let rows: Vec<Vec<String>> = ranked
             .iter()
             .map(|(u, x)| {
-                let curve_p = |b: Option<&crate::results::summary::CurveBin>| b.map_or("–".into(), |b| pct(b.probability));
+                let curve_p =
+                    |b: Option<&crate::results::summary::CurveBin>| b.map_or("–".into(), |b| pct(b.probability));
                 vec![
                     format!("<code>{}</code>", esc(&u.set)),
                     x.first_order.map_or("–".into(), |v| format!("{v:.2}")),
