@@ -215,6 +215,7 @@ fn replays_threads_and_shards_draw_the_same_inputs() {
 #[test]
 fn a_bad_uncertain_key_or_range_is_located() {
     // A misspelt key names the near match, as sweep does, reported with a broken distribution at once;
+    // an SLO's objective is refused (it judges the outcome, the same for every replication);
     // a range the field refuses (a negative mean service time) is refused at load, located at the
     // entry's dist; exit 2 each time, never a panic.
     let dir = files("uncertain-bad");
@@ -234,6 +235,11 @@ fn a_bad_uncertain_key_or_range_is_located() {
     assert!(err.contains("unknown key \"services.staton.error_rate\""), "{err}");
     assert!(err.contains("near matches: services.station.error_rate"), "{err}");
     assert!(err.contains("uncertain[2].dist"), "the broken distribution too: {err}");
+    let err = validate(&(good.clone() + &uncertain("slos.avail.objective", 0.98, 0.995)));
+    assert!(
+        err.contains("uncertain[2].set") && err.contains("how the outcome is judged"),
+        "{err}"
+    );
     let bad_range = good + &uncertain("services.station.service_time.mean_ms", -5.0, 5.0);
     let err = validate(&bad_range);
     let line = bad_range.lines().position(|l| l.contains("min = -5")).unwrap() + 1;

@@ -36,6 +36,11 @@ pub const MAX_INPUTS: usize = 16;
 /// Up to this many inputs, every corner of their joint range is loaded.
 pub const FULL_CORNERS_MAX: usize = 6;
 
+/// Sections whose numbers judge the outcome (objectives, limits, the
+/// declared radius): not uncertain inputs, since every replication must be
+/// judged by the same rule.
+const JUDGEMENT: [&str; 3] = ["slos.", "expect.", "blast_radius."];
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUncertain {
@@ -75,6 +80,15 @@ pub fn resolve(cx: &mut Ctx, raws: &[RawUncertain], base_dir: &Path, keys: Optio
             cx.err(
                 &at.k("set"),
                 format!("\"{set}\": the run's settings are the same for every replication; choose a key of the workload, faults, services, …"),
+            );
+            false
+        } else if let Some(section) = JUDGEMENT.iter().find(|p| set.starts_with(*p)) {
+            cx.err(
+                &at.k("set"),
+                format!(
+                    "\"{set}\": `{}` is how the outcome is judged, not something unknown about the world; every replication is judged alike (vary it with `sweep --set`)",
+                    section.trim_end_matches('.')
+                ),
             );
             false
         } else if let Some(valid) = keys
