@@ -22,15 +22,17 @@
 //! holds both its raw shape and its resolver, named after the section —
 //! `topology/{regions,network,flows,services,calls,queues,kubernetes}.rs`,
 //! the call graph check in `topology/cycles.rs`,
-//! `scenario/{experiment,run,workload,faults,slos,blast,guardrails,rollout,expect}.rs`;
+//! `scenario/{experiment,run,workload,faults,slos,blast,guardrails,rollout,expect,uncertain}.rs`;
 //! distribution fields in `dist.rs`. Every default applied is in
 //! `defaults.rs` (and in `docs/format.md`). Finding and reading files is
-//! `files.rs`.
+//! `files.rs`. The settable keys (`sweep --set`, `[[uncertain]]`) and the
+//! edits that set them are `keys.rs`.
 
 mod defaults;
 pub mod diag;
 mod dist;
 mod files;
+pub mod keys;
 mod parse;
 mod scenario;
 mod topology;
@@ -44,6 +46,7 @@ use files::normalize;
 pub use files::{collect_toml, read_source, walk_files};
 pub use parse::{FileKind, file_kind};
 pub use scenario::SIMULATED_FAULTS;
+pub use scenario::uncertain::replication_model;
 
 use crate::model::{Scenario, Topology};
 
@@ -151,7 +154,19 @@ impl Loader {
             ));
             return None;
         };
-        match scenario::resolve_scenario(&src, &raw, &topology) {
+        // `[[uncertain]]`'s checks edit the topology's text too.
+        let topology_text = if raw.uncertain.is_empty() {
+            String::new()
+        } else {
+            match read_source(&topo_path) {
+                Ok(t) => t.text,
+                Err(d) => {
+                    self.diagnostics.push(d);
+                    return None;
+                }
+            }
+        };
+        match scenario::resolve_scenario(&src, &raw, &topology, &topology_text) {
             Ok((scenario, warnings)) => {
                 self.diagnostics.extend(warnings);
                 Some(LoadedScenario { scenario, topology })
@@ -177,7 +192,7 @@ pub fn scenario_from_str(
     let (topo, mut warnings) = topology::resolve_topology(&tsrc, &raw)?;
     let ssrc = Source::new(scenario_path, scenario);
     let raw = parse::parse_scenario(&ssrc)?;
-    let (scn, w) = scenario::resolve_scenario(&ssrc, &raw, &topo)?;
+    let (scn, w) = scenario::resolve_scenario(&ssrc, &raw, &topo, topology)?;
     warnings.extend(w);
     Ok((
         LoadedScenario {

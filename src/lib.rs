@@ -26,7 +26,9 @@
 //!   resilience mechanism as a state machine) and the replication that moves
 //!   requests through the mesh; [`observe`] is what it records.
 //! * [`montecarlo`] runs replications in parallel and folds what they
-//!   measured; [`results`] turns that into the documented files
+//!   measured ([`uncertain`]: with `[[uncertain]]` inputs, the model each
+//!   replication runs, drawn from (seed, replication index), and which
+//!   inputs the outcomes hang on); [`results`] turns that into the documented files
 //!   (`docs/outputs.md`); [`present`] draws them for people; [`gate`] judges
 //!   them for CI; [`sweep`] repeats runs over a grid; [`cli`] is the command
 //!   line, one file per command.
@@ -83,3 +85,4 @@ pub mod results;
 pub mod sim;
 pub mod sweep;
 pub mod telemetry;
+pub mod uncertain;

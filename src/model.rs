@@ -13,6 +13,7 @@
 //! * `scenario.rs`: run, workload, faults, SLOs, blast radius, guardrails, rollout, expectations.
 //! * `reach.rs`: the dependency graph and static blast radii.
 //! * `dist.rs`: distributions of durations and values; `ids.rs`: newtype ids over indices.
+//! * `uncertain.rs`: uncertain inputs, drawn once per replication.
 
 mod dist;
 mod ids;
@@ -20,6 +21,7 @@ mod kubernetes;
 pub mod reach;
 mod scenario;
 mod topology;
+mod uncertain;
 
 pub use dist::Dist;
 pub use ids::{FlowId, QueueId, RegionId, ServiceId};
@@ -32,6 +34,7 @@ pub use topology::{
     Balancer, Breaker, Call, CallTarget, Fallback, Flow, HealthCheck, Jitter, Locality, OnCatch, Outlier, Quality,
     Queue, RateLimit, Retry, Service, Topology, Validates,
 };
+pub use uncertain::{InputDist, UncertainInput, Uncertainty, normal_quantile};
 
 /// Nanoseconds per millisecond and per second: simulation time is integer ns.
 pub const NS_PER_MS: f64 = 1e6;

@@ -197,6 +197,8 @@ pub struct ReplicationRow {
     pub twin: Option<TwinOutcome>,
     /// What the rollout did (with a `[rollout]`).
     pub rollout: Option<crate::sim::RolloutOutcome>,
+    /// The value of each `[[uncertain]]` input in this replication (empty without them).
+    pub inputs: Vec<f64>,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -299,6 +301,7 @@ impl Aggregate {
             guardrails: out.guardrails,
             twin,
             rollout: out.rollout,
+            inputs: Vec::new(),
         });
     }
 
@@ -360,17 +363,28 @@ pub fn run_scenario(
             chunk
                 .par_iter()
                 .map(|&i| {
-                    let out = run_replication(topo, scn, opts.seed, i);
+                    // With `[[uncertain]]` inputs, replication i runs its own model ([`crate::uncertain`]).
+                    let drawn = crate::uncertain::replication(scn, opts.seed, i);
+                    let (t, s) = drawn
+                        .as_ref()
+                        .map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
+                    let out = run_replication(t, s, opts.seed, i);
                     let twin = opts.counterfactual.then(|| {
-                        let twin = run_twin(topo, scn, opts.seed, i);
-                        out.recorder.versus_twin(&twin.recorder, scn, topo.regions.len())
+                        let twin = run_twin(t, s, opts.seed, i);
+                        out.recorder.versus_twin(&twin.recorder, s, t.regions.len())
                     });
-                    (out, twin)
+                    (out, twin, drawn)
                 })
                 .collect()
         });
-        for (out, twin) in outputs {
-            agg.add(topo, scn, out, twin);
+        for (out, twin, drawn) in outputs {
+            let (t, s) = drawn
+                .as_ref()
+                .map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
+            agg.add(t, s, out, twin);
+            if let (Some(d), Some(row)) = (drawn, agg.rows.last_mut()) {
+                row.inputs = d.values;
+            }
         }
         progress(agg.rows.len(), total);
     }

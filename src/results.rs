@@ -25,6 +25,7 @@ pub mod summary;
 
 mod summarize;
 mod tables;
+mod uncertainty;
 
 use std::path::Path;
 

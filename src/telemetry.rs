@@ -231,7 +231,8 @@ impl TelemetrySink for Writer<'_> {
 }
 
 /// Runs replication `index` with telemetry and writes the files asked for;
-/// returns what the replication measured (exactly as without telemetry).
+/// returns what the replication measured (exactly as without telemetry,
+/// its `[[uncertain]]` inputs drawn as `run` draws them).
 pub fn run(
     topo: &Topology,
     scn: &Scenario,
@@ -239,6 +240,11 @@ pub fn run(
     index: u64,
     req: &Request,
 ) -> std::io::Result<(ReplicationOutput, Written)> {
+    // With `[[uncertain]]` inputs, replication `index` runs its own draws, as in `run`.
+    let drawn = crate::uncertain::replication(scn, seed, index);
+    let (topo, scn) = drawn
+        .as_ref()
+        .map_or((topo, scn), |d| (&*d.model.topology, &d.model.scenario));
     let names = Names::new(topo, scn);
     let trace_tmp = req.trace.as_deref().map(temporary);
     let traces = match &trace_tmp {

@@ -297,6 +297,7 @@ pub fn parse_scenario(src: &Source) -> Result<RawScenario, Vec<Diagnostic>> {
             "guardrails" => s.guardrails = de_array(src, v, "guardrails", &mut diags),
             "expect" => s.expect = de(src, v, "expect").map_err(|d| diags.push(d)).ok(),
             "rollout" => s.rollout = de(src, v, "rollout").map_err(|d| diags.push(d)).ok(),
+            "uncertain" => s.uncertain = de_array(src, v, "uncertain", &mut diags),
             _ => diags.push(unknown_key(src, key, SCENARIO_KEYS)),
         }
     }

@@ -15,6 +15,7 @@ mod guardrails;
 mod rollout;
 mod run;
 mod slos;
+pub(crate) mod uncertain;
 mod workload;
 
 use std::path::Path;
@@ -35,6 +36,7 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "guardrails",
     "expect",
     "rollout",
+    "uncertain",
 ];
 
 /// A scenario file as written, section by section.
@@ -49,14 +51,17 @@ pub struct RawScenario {
     pub guardrails: Vec<guardrails::RawGuardrail>,
     pub expect: Option<expect::RawExpect>,
     pub rollout: Option<rollout::RawRollout>,
+    pub uncertain: Vec<uncertain::RawUncertain>,
 }
 
-/// Resolves a parsed scenario against its (already loaded) topology.
+/// Resolves a parsed scenario against its (already loaded) topology, whose
+/// file text is `topology_text` (read only by `[[uncertain]]`'s checks).
 /// Warnings come back with the model; any error fails the whole file.
 pub fn resolve_scenario(
     src: &Source,
     raw: &RawScenario,
     topo: &Topology,
+    topology_text: &str,
 ) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut cx = Ctx::new(src);
     let base_dir = src.path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -73,10 +78,14 @@ pub fn resolve_scenario(
     let guardrails = guardrails::resolve(&mut cx, raw, topo, &slo_names);
     let rollout = rollout::resolve(&mut cx, raw.rollout.as_ref(), topo, &run, &base_dir);
     let expect = expect::resolve(&mut cx, raw.expect.as_ref(), &slo_names);
+    let keys = (!raw.uncertain.is_empty())
+        .then(|| uncertain::settable_keys(src, &topo.path, topology_text))
+        .flatten();
+    let inputs = uncertain::resolve(&mut cx, &raw.uncertain, &base_dir, keys.as_deref());
     if cx.has_errors() {
         return Err(cx.diags);
     }
-    let scenario = Scenario {
+    let mut scenario = Scenario {
         name: exp.name.clone(),
         path: src.path.clone(),
         topology_path: topo.path.clone(),
@@ -99,8 +108,15 @@ pub fn resolve_scenario(
         expect,
         guardrails,
         rollout,
+        uncertain: None,
     };
-    Ok((scenario, cx.diags))
+    // Last: it loads the whole scenario again at the ends of the inputs' ranges.
+    let mut diags = cx.diags;
+    diags.extend(uncertain::attach(src, &topo.path, topology_text, inputs, &mut scenario));
+    if diags.iter().any(|d| d.is_error()) {
+        return Err(diags);
+    }
+    Ok((scenario, diags))
 }
 
 /// A list of regions (`regions = [...]` of a surge) as a mask over the topology's regions.

@@ -36,6 +36,9 @@ pub struct Scenario {
     pub guardrails: Vec<Guardrail>,
     /// The experiment's change: a canary rollout of a new version.
     pub rollout: Option<Rollout>,
+    /// `[[uncertain]]` inputs, when it has any: each replication runs the
+    /// model resolved with its own draws (`crate::uncertain`).
+    pub uncertain: Option<std::sync::Arc<super::Uncertainty>>,
 }
 
 impl Scenario {

@@ -10,6 +10,8 @@
 //! | `latency_cdf_<flow>` | latency CDF, baseline vs during the fault, log latency axis | `latency_cdf.csv` |
 //! | `blast_radius` | services degraded per replication (histogram), declared limit marked | `summary.json` `blast_radius` |
 //! | `degradation_heatmap` | service × region: share of replications degraded, else error rate | `summary.json` |
+//! | `tornado_<outcome>` | per uncertain input, the first-order share of an SLO's (or containment's) variance, signed by the direction | `summary.json` `uncertainty` |
+//! | `hangs_on_<outcome>` | P(violation) per bin of the top three inputs, 95% intervals, the limit and where it is crossed | `summary.json` `uncertainty` |
 //! | `slo_catalog` (results root) | P(violation) of every SLO of every experiment | each `summary.json` |
 //! | `sweep` (SVG only, sweep folder) | P(violation) per SLO against the first swept key | the sweep's grid points |
 //! | `waterfall_failed`, `waterfall_slowest` | a failed request and the slowest successful one as trace waterfalls | `waterfalls.json` (`run --replication I --trace`) |
@@ -27,6 +29,7 @@ mod heatmap;
 mod raster;
 mod slo;
 mod sweep;
+pub(crate) mod uncertainty;
 mod waterfall;
 
 use std::path::Path;
@@ -117,6 +120,22 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
                 };
                 charts.push(render(stem, &chart.title(), &chart)?);
             }
+        }
+    }
+    for outcome in uncertainty::outcomes(s) {
+        if let Some(chart) = uncertainty::TornadoChart::new(s, &outcome) {
+            charts.push(render(
+                &format!("tornado_{}", file_stem(&outcome)),
+                &chart.title(),
+                &chart,
+            )?);
+        }
+        if let Some(chart) = uncertainty::CurvesChart::new(s, &outcome) {
+            charts.push(render(
+                &format!("hangs_on_{}", file_stem(&outcome)),
+                &chart.title(),
+                &chart,
+            )?);
         }
     }
     Ok(charts)

@@ -58,6 +58,7 @@ pub fn run_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             )?;
         }
     }
+    hangs_on_lines(out, s)?;
     writeln!(
         out,
         "   {:<16} {:>12} {:>12} {:>10} {:>10} {:>10}",
@@ -166,6 +167,48 @@ fn rollout_line(out: &mut dyn Write, r: &RolloutSummary, replications: u64) -> s
         "; {:.0} requests exposed per replication ({:.0} failed)",
         r.exposed_requests.mean, r.exposed_failed.mean
     )
+}
+
+/// For each violated or at-risk SLO (and a breached containment), the three
+/// uncertain inputs it hangs on most.
+fn hangs_on_lines(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
+    use super::charts::uncertainty::{crossing_words, ranked};
+    if s.uncertainty.is_empty() {
+        return Ok(());
+    }
+    let mut outcomes: Vec<&str> = s
+        .slos
+        .iter()
+        .filter(|x| Verdict::of(x) != Verdict::Held)
+        .map(|x| x.name.as_str())
+        .collect();
+    if s.blast_radius
+        .as_ref()
+        .is_some_and(|b| b.containment_breach_probability > 0.0)
+    {
+        outcomes.push("containment_breach");
+    }
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "   what the risk hangs on (S₁: share of the variance explained alone; ρ < 0: larger values hurt):"
+    )?;
+    for outcome in outcomes {
+        writeln!(out, "   {outcome}:")?;
+        for (u, x) in ranked(s, outcome).into_iter().take(3) {
+            let crossing = crossing_words(x).map(|w| format!("  {w}")).unwrap_or_default();
+            writeln!(
+                out,
+                "     {:<44} S₁ {:>4}  ρ {:>5}{crossing}",
+                u.set,
+                x.first_order.map_or("–".into(), |v| format!("{v:.2}")),
+                x.rank_correlation.map_or("–".into(), |v| format!("{v:+.2}"))
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The blast radius, its containment and the failures attributed to each fault.

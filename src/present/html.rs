@@ -13,6 +13,7 @@
 mod changes;
 mod experiment;
 mod index;
+mod uncertainty;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

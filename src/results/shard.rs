@@ -339,6 +339,10 @@ pub fn check_shape(agg: &Aggregate, topo: &Topology, scn: &Scenario) -> Result<(
         if r.blast.pairs.iter().any(|&g| g >= groups) {
             return bad("a degraded pair outside the topology");
         }
+        let inputs = scn.uncertain.as_ref().map_or(0, |u| u.inputs.len());
+        if r.inputs.len() != inputs {
+            return bad("its uncertain inputs do not match the scenario's [[uncertain]]");
+        }
         if r.series.len() != buckets * topo.flows.len()
             || r.fault_active.len() != buckets
             || r.breaker_opens_at.len() != buckets
@@ -475,6 +479,9 @@ struct RowWire {
     /// What the rollout did (with a `[rollout]`).
     #[serde(default)]
     rollout: Option<RolloutWire>,
+    /// The value of each `[[uncertain]]` input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    inputs: Vec<Exact64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -598,6 +605,7 @@ impl From<&ReplicationRow> for RowWire {
             twin,
             error_rate_rolling,
             rollout,
+            inputs,
         } = r;
         RowWire {
             index: *index,
@@ -649,6 +657,7 @@ impl From<&ReplicationRow> for RowWire {
             error_rate_rolling: error_rate_rolling.iter().map(|&x| Exact32(x)).collect(),
             guardrail_firings: guardrails.iter().map(|g| (g.firings, g.mitigated_total_ns)).collect(),
             rollout: rollout.as_ref().map(RolloutWire::from),
+            inputs: inputs.iter().map(|&x| Exact64(x)).collect(),
         }
     }
 }
@@ -748,6 +757,7 @@ impl TryFrom<RowWire> for ReplicationRow {
                 regions: t.regions,
                 breach: t.breach,
             }),
+            inputs: w.inputs.into_iter().map(|x| x.0).collect(),
         })
     }
 }

@@ -83,6 +83,7 @@ impl Summary {
             guardrails: guardrail_summaries(scn, agg),
             rollout: rollout_summary(topo, scn, agg),
             blast_radius: scn.has_change().then(|| blast_summary(topo, scn, agg)),
+            uncertainty: super::uncertainty::summaries(scn, agg),
             flows: flow_summaries(topo, agg),
             services: service_summaries(topo, agg),
             calls: call_summaries(topo, agg),

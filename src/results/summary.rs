@@ -47,6 +47,9 @@ pub struct Summary {
     /// Only with faults or a rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blast_radius: Option<BlastSummary>,
+    /// The `[[uncertain]]` inputs and what each outcome hangs on (only with uncertain inputs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertainty: Vec<UncertainSummary>,
     pub flows: Vec<FlowSummary>,
     pub services: Vec<ServiceSummary>,
     #[serde(default)]
@@ -400,6 +403,64 @@ pub struct FlowExcess {
     pub excess_failures: Spread,
     /// p99 latency in the fault window minus the twin's, ms.
     pub excess_latency_p99_ms: Spread,
+}
+
+/// One uncertain input: what it was drawn from, what was drawn, and how
+/// much each outcome depends on it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UncertainSummary {
+    /// The settable key it sets.
+    pub set: String,
+    /// The distribution as written.
+    pub dist: String,
+    /// The lowest and highest value a draw can take.
+    pub range: [f64; 2],
+    /// The values drawn, over replications.
+    pub drawn: Spread,
+    /// Per SLO, then `containment_breach` (with a declared radius and faults).
+    pub sensitivity: Vec<SensitivitySummary>,
+}
+
+/// How one outcome depends on one uncertain input.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SensitivitySummary {
+    /// The SLO's name, or `containment_breach`.
+    pub outcome: String,
+    /// `slo` or `containment`.
+    pub kind: String,
+    /// Share of the outcome's variance across replications that this input
+    /// explains alone (0–1); null when the outcome did not vary.
+    pub first_order: Option<f64>,
+    /// Spearman's rank correlation of the input with the SLO's attainment
+    /// (containment: the declared radius's headroom); null when either did not vary.
+    pub rank_correlation: Option<f64>,
+    /// The violation (breach) probability the curve is held against: the `[expect]` limit, else 0.05.
+    pub limit: f64,
+    /// Where the violation probability crosses `limit` (null: it does not within the range).
+    pub crosses_limit: Option<Crossing>,
+    /// The violation probability per bin of the input.
+    pub curve: Vec<CurveBin>,
+}
+
+/// The input value beyond which the violation probability exceeds the limit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Crossing {
+    pub value: f64,
+    /// `above` (violations grow with the input) or `below`.
+    pub when: String,
+}
+
+/// One bin of a violation curve.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CurveBin {
+    /// The lowest, median and highest input value among the bin's replications.
+    pub from: f64,
+    pub median: f64,
+    pub to: f64,
+    pub replications: u64,
+    pub violations: u64,
+    pub probability: f64,
+    pub ci95: [f64; 2],
 }
 
 impl Summary {

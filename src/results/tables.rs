@@ -97,6 +97,11 @@ fn replications_header(topo: &Topology, scn: &Scenario, twins: bool) -> Vec<Stri
             header.push(col.to_string());
         }
     }
+    if let Some(u) = &scn.uncertain {
+        for input in &u.inputs {
+            header.push(format!("uncertain.{}", input.set));
+        }
+    }
     header
 }
 
@@ -171,6 +176,11 @@ fn replication_record(row: &ReplicationRow, topo: &Topology, scn: &Scenario, twi
             }
             None => rec.extend(std::iter::repeat_n(String::new(), 2 * topo.flows.len() + 3)),
         }
+    }
+    // The values the replication ran with, exactly (shortest text that reads back the same).
+    let inputs = scn.uncertain.as_ref().map_or(0, |u| u.inputs.len());
+    for j in 0..inputs {
+        rec.push(row.inputs.get(j).map(|x| x.to_string()).unwrap_or_default());
     }
     rec
 }

@@ -16,3 +16,4 @@ mod report;
 mod resilience;
 mod rollouts;
 mod telemetry;
+mod uncertain;

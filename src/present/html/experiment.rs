@@ -44,6 +44,7 @@ pub(super) fn page(saved: &Saved, charts: &[Chart]) -> String {
     super::changes::section(&mut out, s);
     blast_section(&mut out, s);
     graph_section(&mut out, saved);
+    super::uncertainty::section(&mut out, s, charts);
     charts_section(&mut out, saved, charts);
     flows_section(&mut out, s);
     services_section(&mut out, s);
@@ -243,7 +244,7 @@ fn charts_section(out: &mut String, saved: &Saved, charts: &[Chart]) {
             esc(&missing.join("; "))
         );
     }
-    for c in charts {
+    for c in charts.iter().filter(|c| !super::uncertainty::is_uncertainty_chart(c)) {
         figure(out, c, "");
     }
     out.push_str("</section>\n");
