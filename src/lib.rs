@@ -67,6 +67,7 @@
 //!   any order and across machines.
 
 pub mod cli;
+pub mod decide;
 pub mod gate;
 pub mod import;
 pub mod input;

@@ -23,7 +23,7 @@ pub use dist::Dist;
 pub use ids::{FlowId, QueueId, RegionId, ServiceId};
 pub use kubernetes::{KubernetesMapping, KubernetesMatch, REGION_LABEL};
 pub use scenario::{
-    Action, BlastRadius, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Scenario, Slo,
+    Action, BlastRadius, DEFAULT_REPLICATIONS, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Scenario, Slo,
     SloKind, Surge,
 };
 pub use topology::{

@@ -288,6 +288,7 @@ pub fn merge(parts: Vec<(PathBuf, PartialFile)>) -> Result<(LoadedScenario, Aggr
     if !errors.is_empty() {
         return Err(errors);
     }
+    agg.rebuild_margins(&loaded.scenario);
     Ok((loaded, agg))
 }
 
@@ -682,6 +683,8 @@ impl From<&Aggregate> for AggregateWire {
             wrong_caught,
             events,
             peer_events,
+            margins: _,
+            schedule: _,
         } = a;
         AggregateWire {
             flows: flows.clone(),
@@ -714,6 +717,8 @@ impl AggregateWire {
         }
         Ok(Aggregate {
             seed,
+            margins: None,
+            schedule: None,
             rows,
             flows: self.flows,
             groups: self.groups,

@@ -1,7 +1,8 @@
 //! `[run]`: how long one replication runs, how much of it is warm-up, how
 //! many replications and the seed. Defaults (`defaults.rs`): `warmup_s = 0`,
-//! `replications = 100`, `seed = 1` (the command line's `--replications`
-//! and `--seed` override the last two).
+//! `seed = 1`; without `replications`, `run` and `check` add replications
+//! until the verdicts are decided (the command line's `--replications` and
+//! `--seed` override the last two).
 
 use serde::Deserialize;
 
@@ -28,7 +29,8 @@ pub struct Run {
     pub warmup_s: f64,
     pub duration_ns: u64,
     pub warmup_ns: u64,
-    pub replications: u32,
+    /// `None`: decided sequentially.
+    pub replications: Option<u32>,
     pub seed: u64,
 }
 
@@ -51,18 +53,19 @@ pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
             run.duration_s
         ),
     );
-    let replications = run.replications.unwrap_or(defaults::REPLICATIONS);
-    cx.check(
-        &rp.k("replications"),
-        (1..=10_000_000).contains(&replications),
-        format!("replications must be between 1 and 10000000, found {replications}"),
-    );
+    if let Some(replications) = run.replications {
+        cx.check(
+            &rp.k("replications"),
+            (1..=10_000_000).contains(&replications),
+            format!("replications must be between 1 and 10000000, found {replications}"),
+        );
+    }
     Run {
         duration_s: run.duration_s,
         warmup_s,
         duration_ns: (run.duration_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
         warmup_ns: (warmup_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
-        replications: replications.clamp(1, 10_000_000) as u32,
+        replications: run.replications.map(|r| r.clamp(1, 10_000_000) as u32),
         seed: run.seed.unwrap_or(defaults::SEED),
     }
 }
