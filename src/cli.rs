@@ -25,8 +25,8 @@ pub use bench::peer_model;
 use crate::input::{self, Diagnostic, FileKind, LoadedScenario, Loader};
 use crate::decide::{Schedule, Verdicts};
 use crate::montecarlo::{
-    AdaptiveOptions, AdaptiveOutcome, Aggregate, RunOptions, SequentialOptions, SequentialOutcome, run_adaptive,
-    run_scenario, run_sequential,
+    AdaptiveOptions, AdaptiveOutcome, Aggregate, RoundOptions, SequentialOptions, SequentialOutcome, fixed_rounds,
+    run_adaptive, run_rounds, run_sequential,
 };
 use crate::results::files;
 
@@ -161,6 +161,16 @@ enum Count {
 }
 
 impl Count {
+    /// What a checkpoint records of the count, so that `--resume` goes on
+    /// with the same plan: "fixed 1000", "until decided 8..128 slos".
+    fn plan(&self) -> String {
+        match self {
+            Count::Fixed(n) => format!("fixed {n}"),
+            Count::Precision { first, precision, max } => format!("precision {precision} from {first} to {max}"),
+            Count::Sequential(s, v) => format!("until decided {}..{} {v:?}", s.floor, s.cap).to_lowercase(),
+        }
+    }
+
     /// The words for the start line: "8 replication(s)", "adaptive from 40", "until decided (8 to 128)".
     fn describe(&self) -> String {
         match self {
@@ -278,21 +288,55 @@ fn progress_bar(show: bool) -> impl FnMut(usize, usize) {
     }
 }
 
+/// The seed, threads and twins of a run.
+#[derive(Clone, Copy, Debug)]
+struct SimRun {
+    seed: u64,
+    threads: usize,
+    counterfactual: bool,
+}
+
+/// Where a run starts and what it does after each round.
+struct Rounds<'a> {
+    /// The replications 0..k of a checkpoint (`run --resume`), else none.
+    start: Option<Aggregate>,
+    /// Called after every round but the last (a fixed count or a sequential
+    /// run; `--precision` runs are not checkpointed).
+    checkpoint: &'a mut dyn FnMut(&Aggregate),
+}
+
 /// Runs one scenario's replications: a fixed count, to a precision, or
 /// until its verdicts are decided.
 fn simulate(
     ls: &LoadedScenario,
     count: Count,
-    seed: u64,
-    threads: usize,
-    counterfactual: bool,
+    sim: SimRun,
+    rounds: Rounds,
     progress: &mut dyn FnMut(usize, usize),
 ) -> (Aggregate, Stopped) {
     let (topo, scn) = (&ls.topology, &ls.scenario);
+    let SimRun {
+        seed,
+        threads,
+        counterfactual,
+    } = sim;
+    let start = rounds.start.unwrap_or_else(|| Aggregate::new(topo, scn, seed));
     match count {
         Count::Fixed(n) => {
-            let opts = RunOptions::first(n, seed, threads).with_counterfactual(counterfactual);
-            (run_scenario(topo, scn, &opts, progress), Stopped::Fixed)
+            let mut agg = start;
+            let ro = RoundOptions {
+                seed,
+                threads,
+                counterfactual,
+            };
+            let checkpoint = rounds.checkpoint;
+            run_rounds(topo, scn, &fixed_rounds(n), ro, &mut agg, progress, &mut |a| {
+                if a.replications() < n {
+                    checkpoint(a);
+                }
+                false
+            });
+            (agg, Stopped::Fixed)
         }
         Count::Precision { first, precision, max } => {
             let opts = AdaptiveOptions {
@@ -314,7 +358,7 @@ fn simulate(
                 threads,
                 counterfactual,
             };
-            let (agg, outcome) = run_sequential(topo, scn, &opts, progress);
+            let (agg, outcome) = run_sequential(topo, scn, &opts, start, progress, rounds.checkpoint);
             (agg, Stopped::Sequential(outcome))
         }
     }

@@ -593,24 +593,51 @@ impl SequentialOutcome {
     }
 }
 
-/// Runs a scenario in rounds until every verdict of `opts.verdicts` is
-/// decided at one of the schedule's looks, or the cap is reached (see
-/// [`crate::decide`]). Round r runs the replications between the previous
-/// look and this one, so the replications are a prefix 0..n of the same
-/// sequence whatever n the run stops at, and the result is byte-identical
-/// to a fixed run of n replications apart from the schedule the verdicts
-/// were judged under.
-pub fn run_sequential(
+/// The rounds of a fixed run of `n` replications, each ending where a
+/// checkpoint can be written: 8, 16, 32, … while a round is at most
+/// [`CHECKPOINT_STEP`] replications, then a quarter of those done (at least
+/// that step), and `n` last. Rounds do not change the results: replication
+/// i is the same in any round, and parts add up exactly.
+pub fn fixed_rounds(n: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut done = 8.min(n);
+    while done < n {
+        out.push(done);
+        done = done.saturating_add(done.min(CHECKPOINT_STEP).max(done / 4));
+    }
+    out.push(n);
+    out
+}
+
+/// The largest doubling step of [`fixed_rounds`].
+pub const CHECKPOINT_STEP: u64 = 1024;
+
+/// The thread count, seed and twins of a run in rounds.
+#[derive(Clone, Copy, Debug)]
+pub struct RoundOptions {
+    pub seed: u64,
+    pub threads: usize,
+    pub counterfactual: bool,
+}
+
+/// Adds to `agg` the replications up to each total of `rounds` in turn
+/// (those it already holds are skipped: a resumed run), calling `after`
+/// once a round is in; stops when `after` says so. Returns whether it
+/// stopped early.
+pub fn run_rounds(
     topo: &Topology,
     scn: &Scenario,
-    opts: &SequentialOptions,
+    rounds: &[u64],
+    opts: RoundOptions,
+    agg: &mut Aggregate,
     progress: &mut dyn FnMut(usize, usize),
-) -> (Aggregate, SequentialOutcome) {
-    let mut agg = Aggregate::new(topo, scn, opts.seed);
-    agg.schedule = Some(opts.schedule);
-    let mut looks = Vec::new();
-    for target in opts.schedule.looks() {
+    after: &mut dyn FnMut(&Aggregate) -> bool,
+) -> bool {
+    for &target in rounds {
         let done = agg.replications();
+        if target <= done {
+            continue;
+        }
         let ro = RunOptions {
             indices: (done..target).collect(),
             seed: opts.seed,
@@ -619,16 +646,58 @@ pub fn run_sequential(
         };
         let part = run_scenario(topo, scn, &ro, &mut |d, _| progress(done as usize + d, target as usize));
         agg.merge(part);
-        looks.push(target);
-        let verdicts = crate::decide::verdicts(scn, &agg, opts.verdicts, opts.schedule);
+        if after(agg) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Runs a scenario in rounds until every verdict of `opts.verdicts` is
+/// decided at one of the schedule's looks, or the cap is reached (see
+/// [`crate::decide`]), starting from `start` (empty, or the replications
+/// 0..k of a checkpoint taken at a look). Round r runs the replications
+/// between the previous look and this one, so the replications are a
+/// prefix 0..n of the same sequence whatever n the run stops at, and the
+/// result is byte-identical to a fixed run of n replications apart from
+/// the schedule the verdicts were judged under. `checkpoint` is called at
+/// every look after which the run goes on.
+pub fn run_sequential(
+    topo: &Topology,
+    scn: &Scenario,
+    opts: &SequentialOptions,
+    start: Aggregate,
+    progress: &mut dyn FnMut(usize, usize),
+    checkpoint: &mut dyn FnMut(&Aggregate),
+) -> (Aggregate, SequentialOutcome) {
+    let mut agg = start;
+    agg.schedule = Some(opts.schedule);
+    let all = opts.schedule.looks();
+    let judge = |agg: &Aggregate| crate::decide::verdicts(scn, agg, opts.verdicts, opts.schedule);
+    let mut looks: Vec<u64> = all.iter().copied().filter(|&l| l <= agg.replications()).collect();
+    if agg.replications() > 0 {
+        let verdicts = judge(&agg);
         let outcome = SequentialOutcome { looks: looks.clone(), verdicts };
-        if outcome.decided() || target >= opts.schedule.cap {
+        if outcome.decided() || agg.replications() >= opts.schedule.cap {
             return (agg, outcome);
         }
     }
-    // A schedule always has a last look at its cap; this is not reached.
-    let verdicts = crate::decide::verdicts(scn, &agg, opts.verdicts, opts.schedule);
-    (agg, SequentialOutcome { looks, verdicts })
+    let ro = RoundOptions {
+        seed: opts.seed,
+        threads: opts.threads,
+        counterfactual: opts.counterfactual,
+    };
+    let mut last = Vec::new();
+    run_rounds(topo, scn, &all, ro, &mut agg, progress, &mut |agg| {
+        looks.push(agg.replications());
+        last = judge(agg);
+        let stop = last.iter().all(|(_, d)| d.verdict != "undecided") || agg.replications() >= opts.schedule.cap;
+        if !stop {
+            checkpoint(agg);
+        }
+        stop
+    });
+    (agg, SequentialOutcome { looks, verdicts: last })
 }
 
 /// One replication's time series: per (bucket, flow) rate, error rate and

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    Count, PrecisionArgs, SimArgs, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated,
+    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated,
     print_diagnostics, progress_bar, sequential_line, simulate,
 };
 use crate::decide::{self, Schedule, Verdicts};
@@ -329,7 +329,16 @@ fn obtain(
     eprintln!("{}: seed {seed}, {} on {threads} thread(s)", scn.name, count.describe());
     let mut progress = progress_bar(show_progress);
     let started = std::time::Instant::now();
-    let (agg, stopped) = simulate(ls, count, seed, threads, false, &mut progress);
+    let sim = SimRun {
+        seed,
+        threads,
+        counterfactual: false,
+    };
+    let rounds = Rounds {
+        start: None,
+        checkpoint: &mut |_| {},
+    };
+    let (agg, stopped) = simulate(ls, count, sim, rounds, &mut progress);
     match (&stopped, count) {
         (Stopped::Precision(o), Count::Precision { precision, max, .. }) => {
             eprintln!("   {}", adaptive_line(o, precision, max));

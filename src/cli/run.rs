@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    Count, PrecisionArgs, SimArgs, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated,
+    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated,
     print_diagnostics, progress_bar, sequential_line, simulate,
 };
 use crate::decide::{self, Schedule, Verdicts};
 use crate::input::LoadedScenario;
 use crate::montecarlo::{Aggregate, RunOptions, Shard, run_scenario};
 use crate::present::{self, console};
-use crate::results::{self, RunInfo, Summary, shard};
+use crate::results::{self, RunInfo, Summary, checkpoint, shard};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -49,6 +49,12 @@ pub struct RunArgs {
     /// replications, up to --max-replications (default 128).
     #[arg(long, conflicts_with_all = ["replications", "precision", "replication", "shard"])]
     pub until_decided: bool,
+    /// Finish an interrupted run: take the replications from <out>/<experiment>/checkpoint.json
+    /// (written after every round of a run) and run only those missing; the results are
+    /// byte-identical to an uninterrupted run's. Needs the same inputs and flags; without a
+    /// checkpoint the run starts from replication 0.
+    #[arg(long, conflicts_with_all = ["precision", "replication", "shard"])]
+    pub resume: bool,
     /// Also run every replication's counterfactual twin (the same replication with the
     /// faults off) and report what the faults did against it: excess failures and
     /// latency, and the blast radius against the twin. Twice the cost.
@@ -189,17 +195,9 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
     );
     let mut progress = progress_bar(!args.quiet && std::io::stderr().is_terminal());
     let started = Instant::now();
-    let (agg, stopped) = match args.replication {
-        Some(i) => {
-            let opts = RunOptions {
-                indices: vec![i],
-                seed,
-                threads: 1,
-                counterfactual: args.counterfactual,
-            };
-            (run_scenario(&ls.topology, scn, &opts, &mut progress), Stopped::Fixed)
-        }
-        None => simulate(ls, count, seed, threads, args.counterfactual, &mut progress),
+    let (agg, stopped) = match replicate(ls, args, count, SimRun { seed, threads, counterfactual: args.counterfactual }, &mut progress) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let wall_s = started.elapsed().as_secs_f64();
     let mut info = RunInfo {
@@ -229,6 +227,9 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(e) = checkpoint::remove(&dir) {
+        eprintln!("warning: cannot remove {}: {e}", dir.join(checkpoint::FILE).display());
+    }
     match (&stopped, count) {
         (Stopped::Precision(o), Count::Precision { precision, max, .. }) => {
             eprintln!("   {}", adaptive_line(o, precision, max));
@@ -251,6 +252,59 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
         );
     }
     0
+}
+
+/// The replications of one scenario: the one of `--replication`, or the
+/// count's, checkpointed after every round and (with `--resume`) from the
+/// checkpoint an interrupted run left.
+fn replicate(
+    ls: &LoadedScenario,
+    args: &RunArgs,
+    count: Count,
+    sim: SimRun,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Aggregate, Stopped), i32> {
+    if let Some(i) = args.replication {
+        let opts = RunOptions {
+            indices: vec![i],
+            seed: sim.seed,
+            threads: 1,
+            counterfactual: sim.counterfactual,
+        };
+        return Ok((run_scenario(&ls.topology, &ls.scenario, &opts, progress), Stopped::Fixed));
+    }
+    let dir = args.out.join(&ls.scenario.name);
+    let plan = count.plan();
+    let start = if args.resume {
+        match checkpoint::resume(&dir, ls, &plan, sim.counterfactual, sim.seed) {
+            Ok(Some(agg)) => {
+                eprintln!("   resuming from {}: {} replication(s) done", dir.join(checkpoint::FILE).display(), agg.replications());
+                Some(agg)
+            }
+            Ok(None) => {
+                eprintln!("   no checkpoint in {}: starting from replication 0", dir.display());
+                None
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+                return Err(2);
+            }
+        }
+    } else {
+        None
+    };
+    let mut warned = false;
+    let mut save = |agg: &Aggregate| {
+        if let Err(e) = checkpoint::write(&dir, ls, &plan, sim.counterfactual, agg)
+            && !std::mem::replace(&mut warned, true)
+        {
+            eprintln!("warning: cannot write the checkpoint {}: {e}", dir.join(checkpoint::FILE).display());
+        }
+    };
+    let rounds = Rounds { start, checkpoint: &mut save };
+    Ok(simulate(ls, count, sim, rounds, progress))
 }
 
 /// Writes an experiment's results as `run` does: `summary.json` and the
