@@ -22,8 +22,8 @@ use clap::{Parser, Subcommand};
 
 pub use bench::peer_model;
 
-use crate::input::{self, Diagnostic, FileKind, LoadedScenario, Loader};
 use crate::decide::{Schedule, Verdicts};
+use crate::input::{self, Diagnostic, FileKind, LoadedScenario, Loader};
 use crate::montecarlo::{
     AdaptiveOptions, AdaptiveOutcome, Aggregate, RoundOptions, SequentialOptions, SequentialOutcome, fixed_rounds,
     run_adaptive, run_rounds, run_sequential,
@@ -382,9 +382,16 @@ fn sequential_line(o: &SequentialOutcome, cap: u64) -> String {
         verdicts.join(", ")
     };
     if o.decided() {
-        format!("decided after {} replications (looks {}): {what}", o.looks.last().unwrap_or(&0), looks.join(" → "))
+        format!(
+            "decided after {} replications (looks {}): {what}",
+            o.looks.last().unwrap_or(&0),
+            looks.join(" → ")
+        )
     } else {
-        format!("stopped at the cap of {cap} replications (looks {}): {what}", looks.join(" → "))
+        format!(
+            "stopped at the cap of {cap} replications (looks {}): {what}",
+            looks.join(" → ")
+        )
     }
 }
 

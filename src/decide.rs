@@ -438,7 +438,11 @@ mod tests {
         // never showed it (0.9^32 ≈ 3.4% of them) can be passed — the stated limit of the model.
         let draw = |st: &mut u64| {
             let u = uniform(st);
-            if u < 0.1 { -1.0 + 0.01 * uniform(st) } else { 10.0 + normal::quantile(uniform(st)) }
+            if u < 0.1 {
+                -1.0 + 0.01 * uniform(st)
+            } else {
+                10.0 + normal::quantile(uniform(st))
+            }
         };
         let (cov, by_normal) = coverage(0.1, 32, 400, draw);
         eprintln!("mixture: coverage {cov}, normal model decided {by_normal} of 400");

@@ -181,14 +181,22 @@ pub fn decision_finding(what: &str, k: u64, n: u64, d: &Decision) -> Finding {
         ),
         "fail" => (
             Verdict::Fail,
-            format!("decided by the {how}: P is at least {} > {limit}: the limit is exceeded", fmt_p(lo)),
+            format!(
+                "decided by the {how}: P is at least {} > {limit}: the limit is exceeded",
+                fmt_p(lo)
+            ),
             None,
         ),
         _ => {
             let plan = stats::replications_to_decide(p, limit);
             let more = match plan {
-                Some(m) => format!("about {m} replications would decide it by the count if the observed {p:.3} held (now {n})"),
-                None => "the observed proportion equals the limit: more replications move the estimate, not the verdict".to_string(),
+                Some(m) => {
+                    format!("about {m} replications would decide it by the count if the observed {p:.3} held (now {n})")
+                }
+                None => {
+                    "the observed proportion equals the limit: more replications move the estimate, not the verdict"
+                        .to_string()
+                }
             };
             (
                 Verdict::Inconclusive,
@@ -220,7 +228,11 @@ pub fn expectations(expect: &Expect, results: &Summary) -> Vec<Finding> {
     for (slo, limit) in &expect.max_violation_probability {
         let what = format!("P(violate {slo})");
         match results.slos.iter().find(|s| &s.name == slo) {
-            Some(s) => match s.decision.as_ref().filter(|d| d.limit == *limit && d.limit_from == "expect") {
+            Some(s) => match s
+                .decision
+                .as_ref()
+                .filter(|d| d.limit == *limit && d.limit_from == "expect")
+            {
                 Some(d) => out.push(decision_finding(&what, s.violations, n, d)),
                 None => out.push(limit_finding(&what, s.violations, n, *limit)),
             },

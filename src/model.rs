@@ -23,8 +23,8 @@ pub use dist::Dist;
 pub use ids::{FlowId, QueueId, RegionId, ServiceId};
 pub use kubernetes::{KubernetesMapping, KubernetesMatch, REGION_LABEL};
 pub use scenario::{
-    Action, BlastRadius, DEFAULT_REPLICATIONS, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Scenario, Slo,
-    SloKind, Surge,
+    Action, BlastRadius, DEFAULT_REPLICATIONS, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount,
+    RandomFault, Scenario, Slo, SloKind, Surge,
 };
 pub use topology::{
     Balancer, Breaker, Call, CallTarget, Fallback, Flow, HealthCheck, Jitter, Locality, OnCatch, Outlier, Quality,

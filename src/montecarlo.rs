@@ -677,7 +677,10 @@ pub fn run_sequential(
     let mut looks: Vec<u64> = all.iter().copied().filter(|&l| l <= agg.replications()).collect();
     if agg.replications() > 0 {
         let verdicts = judge(&agg);
-        let outcome = SequentialOutcome { looks: looks.clone(), verdicts };
+        let outcome = SequentialOutcome {
+            looks: looks.clone(),
+            verdicts,
+        };
         if outcome.decided() || agg.replications() >= opts.schedule.cap {
             return (agg, outcome);
         }

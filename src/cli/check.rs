@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated,
-    print_diagnostics, progress_bar, sequential_line, simulate,
+    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios,
+    not_simulated, print_diagnostics, progress_bar, sequential_line, simulate,
 };
 use crate::decide::{self, Schedule, Verdicts};
 use crate::gate::{self, ExperimentCheck, Finding, Verdict};

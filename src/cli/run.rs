@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated,
-    print_diagnostics, progress_bar, sequential_line, simulate,
+    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios,
+    not_simulated, print_diagnostics, progress_bar, sequential_line, simulate,
 };
 use crate::decide::{self, Schedule, Verdicts};
 use crate::input::LoadedScenario;
@@ -157,7 +157,11 @@ fn run_shard(ls: &LoadedScenario, args: &RunArgs, sh: Shard, threads: usize) -> 
 fn count(ls: &LoadedScenario, args: &RunArgs) -> Count {
     let scn = &ls.scenario;
     if let Some(p) = args.precision.precision {
-        let first = args.sim.replications.or(scn.replications.map(u64::from)).unwrap_or(decide::FLOOR);
+        let first = args
+            .sim
+            .replications
+            .or(scn.replications.map(u64::from))
+            .unwrap_or(decide::FLOOR);
         return Count::Precision {
             first,
             precision: p,
@@ -195,7 +199,17 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
     );
     let mut progress = progress_bar(!args.quiet && std::io::stderr().is_terminal());
     let started = Instant::now();
-    let (agg, stopped) = match replicate(ls, args, count, SimRun { seed, threads, counterfactual: args.counterfactual }, &mut progress) {
+    let (agg, stopped) = match replicate(
+        ls,
+        args,
+        count,
+        SimRun {
+            seed,
+            threads,
+            counterfactual: args.counterfactual,
+        },
+        &mut progress,
+    ) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -271,14 +285,21 @@ fn replicate(
             threads: 1,
             counterfactual: sim.counterfactual,
         };
-        return Ok((run_scenario(&ls.topology, &ls.scenario, &opts, progress), Stopped::Fixed));
+        return Ok((
+            run_scenario(&ls.topology, &ls.scenario, &opts, progress),
+            Stopped::Fixed,
+        ));
     }
     let dir = args.out.join(&ls.scenario.name);
     let plan = count.plan();
     let start = if args.resume {
         match checkpoint::resume(&dir, ls, &plan, sim.counterfactual, sim.seed) {
             Ok(Some(agg)) => {
-                eprintln!("   resuming from {}: {} replication(s) done", dir.join(checkpoint::FILE).display(), agg.replications());
+                eprintln!(
+                    "   resuming from {}: {} replication(s) done",
+                    dir.join(checkpoint::FILE).display(),
+                    agg.replications()
+                );
                 Some(agg)
             }
             Ok(None) => {
@@ -300,10 +321,16 @@ fn replicate(
         if let Err(e) = checkpoint::write(&dir, ls, &plan, sim.counterfactual, agg)
             && !std::mem::replace(&mut warned, true)
         {
-            eprintln!("warning: cannot write the checkpoint {}: {e}", dir.join(checkpoint::FILE).display());
+            eprintln!(
+                "warning: cannot write the checkpoint {}: {e}",
+                dir.join(checkpoint::FILE).display()
+            );
         }
     };
-    let rounds = Rounds { start, checkpoint: &mut save };
+    let rounds = Rounds {
+        start,
+        checkpoint: &mut save,
+    };
     Ok(simulate(ls, count, sim, rounds, progress))
 }
 

@@ -77,7 +77,11 @@ pub fn noncentral_t_cdf(t: f64, nu: f64, delta: f64) -> f64 {
         total += w * f * cdf(t * u - delta);
     }
     // Dividing by the integrated density cancels most of the truncation and rule error.
-    if mass > 0.0 { (total / mass).clamp(0.0, 1.0) } else { cdf(t - delta) }
+    if mass > 0.0 {
+        (total / mass).clamp(0.0, 1.0)
+    } else {
+        cdf(t - delta)
+    }
 }
 
 /// The noncentrality δ at which P(T ≤ t) = `target` (T noncentral t with
@@ -197,10 +201,14 @@ mod tests {
     fn anderson_darling_accepts_normal_scores_and_rejects_a_two_point_sample() {
         // Normal scores are as normal as a sample gets; two clusters are not.
         let n = 20;
-        let scores: Vec<f64> = (1..=n).map(|i| quantile((i as f64 - 0.375) / (n as f64 + 0.25))).collect();
+        let scores: Vec<f64> = (1..=n)
+            .map(|i| quantile((i as f64 - 0.375) / (n as f64 + 0.25)))
+            .collect();
         let (_, p) = anderson_darling(&scores);
         assert!(p > 0.5, "{p}");
-        let mut two: Vec<f64> = (0..n).map(|i| if i < n / 2 { 0.0 } else { 1.0 } + i as f64 * 1e-3).collect();
+        let mut two: Vec<f64> = (0..n)
+            .map(|i| if i < n / 2 { 0.0 } else { 1.0 } + i as f64 * 1e-3)
+            .collect();
         two.sort_by(f64::total_cmp);
         let (a, p) = anderson_darling(&two);
         assert!(p < 0.01, "A* = {a}, p = {p}");

@@ -40,7 +40,13 @@ pub struct Checkpoint {
 }
 
 /// Writes `dir/checkpoint.json` for the replications in `agg`.
-pub fn write(dir: &Path, ls: &LoadedScenario, plan: &str, counterfactual: bool, agg: &Aggregate) -> std::io::Result<()> {
+pub fn write(
+    dir: &Path,
+    ls: &LoadedScenario,
+    plan: &str,
+    counterfactual: bool,
+    agg: &Aggregate,
+) -> std::io::Result<()> {
     let one = Shard { index: 0, count: 1 };
     let cp = Checkpoint {
         format: FORMAT.to_string(),
@@ -95,11 +101,17 @@ pub fn resume(
     let mut errors = Vec::new();
     let mut differs = |what: &str, was: String, now: String| {
         if was != now {
-            errors.push(format!("{shown}: the checkpoint was taken with {what} {was}, this run has {now}"));
+            errors.push(format!(
+                "{shown}: the checkpoint was taken with {what} {was}, this run has {now}"
+            ));
         }
     };
     differs("experiment", p.experiment.clone(), ls.scenario.name.clone());
-    differs("chaoscal version", p.chaoscal.clone(), env!("CARGO_PKG_VERSION").to_string());
+    differs(
+        "chaoscal version",
+        p.chaoscal.clone(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
     differs(
         "input_hash (scenario + topology texts)",
         p.input_hash.clone(),
@@ -107,14 +119,21 @@ pub fn resume(
     );
     differs("seed", p.seed.to_string(), seed.to_string());
     differs("replication plan", cp.plan.clone(), plan.to_string());
-    differs("counterfactual twins", cp.counterfactual.to_string(), counterfactual.to_string());
+    differs(
+        "counterfactual twins",
+        cp.counterfactual.to_string(),
+        counterfactual.to_string(),
+    );
     if !errors.is_empty() {
         errors.push(format!(
             "{shown}: run with the same inputs and flags to resume it, or delete it to start over"
         ));
         return Err(errors);
     }
-    let mut agg = p.aggregate.into_aggregate(p.seed).map_err(|e| vec![format!("{shown}: {e}")])?;
+    let mut agg = p
+        .aggregate
+        .into_aggregate(p.seed)
+        .map_err(|e| vec![format!("{shown}: {e}")])?;
     shard::check_shape(&agg, &ls.topology, &ls.scenario).map_err(|e| vec![format!("{shown}: {e}")])?;
     let n = agg.replications();
     if n != p.replications || agg.rows.iter().enumerate().any(|(i, r)| r.index != i as u64) {

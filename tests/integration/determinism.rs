@@ -274,15 +274,28 @@ fn a_killed_run_resumes_to_identical_results() {
         let status = child.wait().unwrap();
         if !status.success() {
             killed_mid_run += 1;
-            assert!(checkpointed(&out).is_some(), "kill point {k}: no checkpoint left to resume from");
+            assert!(
+                checkpointed(&out).is_some(),
+                "kill point {k}: no checkpoint left to resume from"
+            );
         }
         run_to(&scn, &out, &[&args[..], &["--resume"]].concat());
         for f in OUTPUTS {
-            assert_eq!(read(&dir.join("whole"), f), read(&out, f), "kill point {k} ({threshold}+): {f}");
+            assert_eq!(
+                read(&dir.join("whole"), f),
+                read(&out, f),
+                "kill point {k} ({threshold}+): {f}"
+            );
         }
-        assert!(!out.join("det").join("checkpoint.json").exists(), "kill point {k}: checkpoint left behind");
+        assert!(
+            !out.join("det").join("checkpoint.json").exists(),
+            "kill point {k}: checkpoint left behind"
+        );
     }
-    assert!(killed_mid_run >= 2, "only {killed_mid_run} of 4 runs were killed mid-run");
+    assert!(
+        killed_mid_run >= 2,
+        "only {killed_mid_run} of 4 runs were killed mid-run"
+    );
 }
 
 #[test]
@@ -294,7 +307,16 @@ fn resume_refuses_a_checkpoint_of_another_run() {
     let out = dir.join("out");
     let o = out.to_str().unwrap();
     let mut child = bin()
-        .args(["run", scn.to_str().unwrap(), "--quiet", "--no-report", "--replications", "300", "--out", o])
+        .args([
+            "run",
+            scn.to_str().unwrap(),
+            "--quiet",
+            "--no-report",
+            "--replications",
+            "300",
+            "--out",
+            o,
+        ])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -308,8 +330,17 @@ fn resume_refuses_a_checkpoint_of_another_run() {
     let _ = child.wait();
     assert!(checkpointed(&out).is_some(), "the run left a checkpoint");
     let r = run_cli(&[
-        "run", scn.to_str().unwrap(), "--quiet", "--no-report", "--replications", "300", "--seed", "5", "--resume",
-        "--out", o,
+        "run",
+        scn.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+        "--replications",
+        "300",
+        "--seed",
+        "5",
+        "--resume",
+        "--out",
+        o,
     ]);
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{err}");
