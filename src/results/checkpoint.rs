@@ -54,10 +54,12 @@ pub fn write(
         counterfactual,
         partial: shard::partial(ls, agg.replications(), one, agg)?,
     };
-    let mut json = serde_json::to_string(&cp).map_err(std::io::Error::other)?;
-    json.push('\n');
     std::fs::create_dir_all(dir)?;
-    files::write(&dir.join(FILE), json)
+    // Streamed: no second copy of every row as one string.
+    files::write_with(&dir.join(FILE), |w| {
+        serde_json::to_writer(&mut *w, &cp).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })
 }
 
 /// Removes `dir/checkpoint.json`, if there is one.
