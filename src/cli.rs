@@ -23,8 +23,12 @@ use clap::{Parser, Subcommand};
 
 pub use bench::peer_model;
 
+use crate::decide::{Schedule, Verdicts};
 use crate::input::{self, Diagnostic, FileKind, LoadedScenario, Loader};
-use crate::montecarlo::{AdaptiveOptions, AdaptiveOutcome, Aggregate, RunOptions, run_adaptive, run_scenario};
+use crate::montecarlo::{
+    AdaptiveOptions, AdaptiveOutcome, Aggregate, RoundOptions, SequentialOptions, SequentialOutcome, fixed_rounds,
+    run_adaptive, run_rounds, run_sequential,
+};
 use crate::results::files;
 
 #[derive(Parser, Debug)]
@@ -81,7 +85,8 @@ pub fn main_with(cli: Cli) -> i32 {
 /// The simulation flags of `run`, `check` and `sweep`.
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
-    /// Replications per scenario (default: the scenario's `run.replications`).
+    /// Replications per scenario, exactly (default: `run` takes the scenario's `run.replications`;
+    /// without one, and always for `check`, replications are added until the verdicts are decided).
     #[arg(long)]
     pub replications: Option<u64>,
     /// Seed (default: the scenario's `run.seed`).
@@ -111,7 +116,7 @@ impl SimArgs {
     }
 }
 
-/// The default of `--max-replications`.
+/// The default of `--max-replications` with `--precision`.
 pub const DEFAULT_MAX_REPLICATIONS: u64 = 10_000;
 
 /// Adaptive replication counts, for `run` and `check`.
@@ -120,9 +125,10 @@ pub struct PrecisionArgs {
     /// Keep adding replications until every SLO's 95% interval half-width is at most this (e.g. 0.01).
     #[arg(long, value_name = "HALF_WIDTH")]
     pub precision: Option<f64>,
-    /// With --precision: never run more replications than this.
-    #[arg(long, default_value_t = DEFAULT_MAX_REPLICATIONS)]
-    pub max_replications: u64,
+    /// Never run more replications than this, when the count is decided as the run goes
+    /// (default: 128 for `run`, 1024 for `check`, 10000 with --precision).
+    #[arg(long)]
+    pub max_replications: Option<u64>,
 }
 
 impl PrecisionArgs {
@@ -135,11 +141,55 @@ impl PrecisionArgs {
                 "--precision {p}: expected a 95% half-width between 0 and 0.5, e.g. --precision 0.01"
             ));
         }
-        if self.max_replications == 0 {
+        if self.max_replications == Some(0) {
             return Err("--max-replications must be at least 1".to_string());
         }
         Ok(())
     }
+
+    /// `--max-replications` with `--precision`.
+    fn precision_max(&self) -> u64 {
+        self.max_replications.unwrap_or(DEFAULT_MAX_REPLICATIONS)
+    }
+}
+
+/// How many replications a run makes.
+#[derive(Clone, Copy, Debug)]
+enum Count {
+    /// Exactly this many.
+    Fixed(u64),
+    /// Rounds until every SLO's interval is this narrow (`--precision`), from `first`, at most `max`.
+    Precision { first: u64, precision: f64, max: u64 },
+    /// Looks until the verdicts are decided.
+    Sequential(Schedule, Verdicts),
+}
+
+impl Count {
+    /// What a checkpoint records of the count, so that `--resume` goes on
+    /// with the same plan: "fixed 1000", "until decided 8..128 slos".
+    fn plan(&self) -> String {
+        match self {
+            Count::Fixed(n) => format!("fixed {n}"),
+            Count::Precision { first, precision, max } => format!("precision {precision} from {first} to {max}"),
+            Count::Sequential(s, v) => format!("until decided {}..{} {v:?}", s.floor, s.cap).to_lowercase(),
+        }
+    }
+
+    /// The words for the start line: "8 replication(s)", "adaptive from 40", "until decided (8 to 128)".
+    fn describe(&self) -> String {
+        match self {
+            Count::Fixed(n) => format!("{n} replication(s)"),
+            Count::Precision { first, .. } => format!("adaptive from {first} replication(s)"),
+            Count::Sequential(s, _) => format!("replications until decided ({} to {})", s.floor, s.cap),
+        }
+    }
+}
+
+/// How a run's replication count came about.
+enum Stopped {
+    Fixed,
+    Precision(AdaptiveOutcome),
+    Sequential(SequentialOutcome),
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -232,27 +282,110 @@ fn progress_bar(show: bool) -> impl FnMut(usize, usize) {
     }
 }
 
-/// Runs one scenario's replications, a fixed count or adaptively.
+/// The seed, threads and twins of a run.
+#[derive(Clone, Copy, Debug)]
+struct SimRun {
+    seed: u64,
+    threads: usize,
+    counterfactual: bool,
+}
+
+/// Where a run starts and what it does after each round.
+struct Rounds<'a> {
+    /// The replications 0..k of a checkpoint (`run --resume`), else none.
+    start: Option<Aggregate>,
+    /// Called after every round but the last (a fixed count or a sequential
+    /// run; `--precision` runs are not checkpointed).
+    checkpoint: &'a mut dyn FnMut(&Aggregate),
+}
+
+/// Runs one scenario's replications: a fixed count, to a precision, or
+/// until its verdicts are decided.
 fn simulate(
     ls: &LoadedScenario,
-    opts: RunOptions,
-    precision: &PrecisionArgs,
+    count: Count,
+    sim: SimRun,
+    rounds: Rounds,
     progress: &mut dyn FnMut(usize, usize),
-) -> (Aggregate, Option<AdaptiveOutcome>) {
-    match precision.precision {
-        Some(p) => {
-            let opts = AdaptiveOptions {
-                first: opts.indices.len() as u64,
-                precision: p,
-                max: precision.max_replications,
-                seed: opts.seed,
-                threads: opts.threads,
-                counterfactual: opts.counterfactual,
+) -> (Aggregate, Stopped) {
+    let (topo, scn) = (&ls.topology, &ls.scenario);
+    let SimRun {
+        seed,
+        threads,
+        counterfactual,
+    } = sim;
+    let start = rounds.start.unwrap_or_else(|| Aggregate::new(topo, scn, seed));
+    match count {
+        Count::Fixed(n) => {
+            let mut agg = start;
+            let ro = RoundOptions {
+                seed,
+                threads,
+                counterfactual,
             };
-            let (agg, outcome) = run_adaptive(&ls.topology, &ls.scenario, &opts, progress);
-            (agg, Some(outcome))
+            let checkpoint = rounds.checkpoint;
+            run_rounds(topo, scn, &fixed_rounds(n), ro, &mut agg, progress, &mut |a| {
+                if a.replications() < n {
+                    checkpoint(a);
+                }
+                false
+            });
+            (agg, Stopped::Fixed)
         }
-        None => (run_scenario(&ls.topology, &ls.scenario, &opts, progress), None),
+        Count::Precision { first, precision, max } => {
+            let opts = AdaptiveOptions {
+                first,
+                precision,
+                max,
+                seed,
+                threads,
+                counterfactual,
+            };
+            let (agg, outcome) = run_adaptive(topo, scn, &opts, progress);
+            (agg, Stopped::Precision(outcome))
+        }
+        Count::Sequential(schedule, verdicts) => {
+            let opts = SequentialOptions {
+                schedule,
+                verdicts,
+                seed,
+                threads,
+                counterfactual,
+            };
+            let (agg, outcome) = run_sequential(topo, scn, &opts, start, progress, rounds.checkpoint);
+            (agg, Stopped::Sequential(outcome))
+        }
+    }
+}
+
+/// One line on how a sequential run ended: the looks, and each verdict
+/// with the method that decided it.
+fn sequential_line(o: &SequentialOutcome, cap: u64) -> String {
+    let looks: Vec<String> = o.looks.iter().map(|r| r.to_string()).collect();
+    let verdicts: Vec<String> = o
+        .verdicts
+        .iter()
+        .map(|(name, d)| match d.verdict.as_str() {
+            "undecided" => format!("{name} undecided"),
+            v => format!("{name} {v} ({})", d.method),
+        })
+        .collect();
+    let what = if verdicts.is_empty() {
+        "nothing to decide".to_string()
+    } else {
+        verdicts.join(", ")
+    };
+    if o.decided() {
+        format!(
+            "decided after {} replications (looks {}): {what}",
+            o.looks.last().unwrap_or(&0),
+            looks.join(" → ")
+        )
+    } else {
+        format!(
+            "stopped at the cap of {cap} replications (looks {}): {what}",
+            looks.join(" → ")
+        )
     }
 }
 

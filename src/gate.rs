@@ -5,11 +5,14 @@
 //!
 //! # Verdicts
 //! * **Limit on a probability** (`max_violation_probability`,
-//!   `max_containment_breach_probability`): *pass* when the 95% Wilson
-//!   interval lies wholly below the limit (upper bound < limit), *fail* when
-//!   it lies wholly above (lower bound > limit), *inconclusive* otherwise,
-//!   with the number of replications that would decide it if the observed
-//!   proportion held ([`stats::replications_to_decide`]).
+//!   `max_containment_breach_probability`): the verdict the run decided
+//!   ([`crate::decide`]: the exact binomial bounds, or a normal model of the
+//!   per-replication margins when the data support it), which names its
+//!   method; *inconclusive* when undecided, with the number of replications
+//!   that would decide it by the count if the observed proportion held
+//!   ([`stats::replications_to_decide`]). Results written before verdicts
+//!   were decided are judged by their 95% Wilson interval: pass when it lies
+//!   wholly below the limit, fail when wholly above.
 //! * **Against a baseline**: a violation or breach probability *fails*
 //!   when Fisher's exact one-sided test says it rose (p < α); the mean
 //!   number of degraded services fails when Welch's one-sided t-test says
@@ -25,7 +28,7 @@ pub mod stats;
 use crate::model::Expect;
 use crate::montecarlo::wilson95;
 use crate::results::Summary;
-use crate::results::summary::Spread;
+use crate::results::summary::{Decision, Spread};
 use stats::Sample;
 
 /// The default significance level of baseline comparisons (one-sided).
@@ -152,6 +155,67 @@ pub fn limit_finding(what: &str, k: u64, n: u64, limit: f64) -> Finding {
     }
 }
 
+/// Judges `k` of `n` by the verdict the run decided (see [`crate::decide`]).
+pub fn decision_finding(what: &str, k: u64, n: u64, d: &Decision) -> Finding {
+    let limit = d.limit;
+    let name = format!("{what} < {limit}");
+    let p = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let [lo, hi] = d.interval;
+    let bounds = format!("[{}, {}]", fmt_p(lo), fmt_p(hi));
+    let how = match (d.method.as_str(), &d.normal) {
+        ("normal", Some(c)) => format!(
+            "normal model of the margins ({}; margin {} sd; Anderson–Darling p = {})",
+            "every replication's attainment against the objective",
+            c.margin_sd.map_or("-".to_string(), |m| format!("{m:.1}")),
+            c.p_value.map_or("-".to_string(), |p| format!("{p:.2}"))
+        ),
+        (_, Some(c)) if !c.usable => format!("exact binomial count (normal model not used: {})", c.note),
+        _ => "exact binomial count".to_string(),
+    };
+    let observed = format!("{} ; P(violate) in {bounds} by the {}", proportion(k, n), d.method);
+    let (verdict, message, plan) = match d.verdict.as_str() {
+        "pass" => (
+            Verdict::Pass,
+            format!("decided by the {how}: P is at most {} < {limit}", fmt_p(hi)),
+            None,
+        ),
+        "fail" => (
+            Verdict::Fail,
+            format!(
+                "decided by the {how}: P is at least {} > {limit}: the limit is exceeded",
+                fmt_p(lo)
+            ),
+            None,
+        ),
+        _ => {
+            let plan = stats::replications_to_decide(p, limit);
+            let more = match plan {
+                Some(m) => {
+                    format!("about {m} replications would decide it by the count if the observed {p:.3} held (now {n})")
+                }
+                None => {
+                    "the observed proportion equals the limit: more replications move the estimate, not the verdict"
+                        .to_string()
+                }
+            };
+            (
+                Verdict::Inconclusive,
+                format!("undecided after {n} replications ({how}: {bounds} contains {limit}); {more}"),
+                plan,
+            )
+        }
+    };
+    Finding {
+        group: "expect",
+        name,
+        verdict,
+        observed,
+        reference: format!("< {limit}"),
+        message,
+        replications_to_decide: plan,
+    }
+}
+
 /// Replications in which containment was breached (none without faults).
 fn breaches(s: &Summary) -> u64 {
     s.blast_radius.as_ref().map_or(0, |b| b.breaches(s.replications))
@@ -164,7 +228,14 @@ pub fn expectations(expect: &Expect, results: &Summary) -> Vec<Finding> {
     for (slo, limit) in &expect.max_violation_probability {
         let what = format!("P(violate {slo})");
         match results.slos.iter().find(|s| &s.name == slo) {
-            Some(s) => out.push(limit_finding(&what, s.violations, n, *limit)),
+            Some(s) => match s
+                .decision
+                .as_ref()
+                .filter(|d| d.limit == *limit && d.limit_from == "expect")
+            {
+                Some(d) => out.push(decision_finding(&what, s.violations, n, d)),
+                None => out.push(limit_finding(&what, s.violations, n, *limit)),
+            },
             None => out.push(Finding {
                 group: "expect",
                 name: format!("{what} < {limit}"),
@@ -177,7 +248,16 @@ pub fn expectations(expect: &Expect, results: &Summary) -> Vec<Finding> {
         }
     }
     if let Some(limit) = expect.max_containment_breach_probability {
-        out.push(limit_finding("P(containment breach)", breaches(results), n, limit));
+        let what = "P(containment breach)";
+        let decided = results
+            .blast_radius
+            .as_ref()
+            .and_then(|b| b.breach_decision.as_ref())
+            .filter(|d| d.limit == limit);
+        match decided {
+            Some(d) => out.push(decision_finding(what, breaches(results), n, d)),
+            None => out.push(limit_finding(what, breaches(results), n, limit)),
+        }
     }
     out
 }

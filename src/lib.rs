@@ -74,6 +74,7 @@
 //!   any order and across machines.
 
 pub mod cli;
+pub mod decide;
 pub mod gate;
 pub mod import;
 pub mod input;

@@ -27,8 +27,8 @@ pub use dist::Dist;
 pub use ids::{FlowId, QueueId, RegionId, ServiceId};
 pub use kubernetes::{KubernetesMapping, KubernetesMatch, REGION_LABEL};
 pub use scenario::{
-    Action, Analysis, BlastRadius, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Release,
-    Rollout, RolloutStep, Scenario, Slo, SloKind, Surge,
+    Action, Analysis, BlastRadius, DEFAULT_REPLICATIONS, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount,
+    RandomFault, Release, Rollout, RolloutStep, Scenario, Slo, SloKind, Surge,
 };
 pub use topology::{
     Balancer, Breaker, Call, CallTarget, Fallback, Flow, HealthCheck, Jitter, Locality, OnCatch, Outlier, Quality,

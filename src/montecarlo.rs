@@ -22,6 +22,7 @@
 
 use rayon::prelude::*;
 
+use crate::decide::{Schedule, Verdicts};
 use crate::model::{Scenario, Topology};
 use crate::observe::{
     BUCKET_NS, BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, QueueStats, SiteStats, SloOutcome,
@@ -219,6 +220,23 @@ pub struct Aggregate {
     pub wrong_caught: u64,
     pub events: u64,
     pub peer_events: u64,
+    /// Per SLO, every replication's margin (attainment, or the worst
+    /// window's when lower, minus the objective; violated exactly when
+    /// negative), in no particular order, while the run has at most
+    /// [`EXACT_MAX`] replications (`None` beyond).
+    pub margins: Option<Vec<Vec<f64>>>,
+    /// When the run looks at its verdicts (see [`crate::decide::Schedule`]);
+    /// a plain run of n replications looks once, at n.
+    pub schedule: Option<crate::decide::Schedule>,
+}
+
+/// Up to this many replications a run keeps every per-replication value
+/// its spreads and verdicts need (exact ranks, the normal model's check).
+pub const EXACT_MAX: u64 = 10_000;
+
+/// The margin of one SLO outcome: violated exactly when negative.
+pub fn margin(o: &SloOutcome, objective: f64) -> f64 {
+    o.worst_window.map_or(o.attainment, |w| w.min(o.attainment)) - objective
 }
 
 impl Aggregate {
@@ -237,6 +255,31 @@ impl Aggregate {
             wrong_caught: 0,
             events: 0,
             peer_events: 0,
+            margins: Some(vec![Vec::new(); scn.slos.len()]),
+            schedule: None,
+        }
+    }
+
+    /// Per-replication margins of SLO `i` (see [`Aggregate::margins`]).
+    pub fn margins(&self, i: usize) -> Option<&[f64]> {
+        self.margins.as_ref().and_then(|m| m.get(i)).map(|v| v.as_slice())
+    }
+
+    /// Recomputes the margins from the rows (after reading them from a file).
+    pub fn rebuild_margins(&mut self, scn: &Scenario) {
+        self.margins = (self.replications() <= EXACT_MAX).then(|| {
+            scn.slos
+                .iter()
+                .enumerate()
+                .map(|(i, s)| self.rows.iter().map(|r| margin(&r.slos[i], s.objective)).collect())
+                .collect()
+        });
+    }
+
+    /// Drops the exact per-replication values once past [`EXACT_MAX`].
+    fn bound_memory(&mut self) {
+        if self.replications() > EXACT_MAX {
+            self.margins = None;
         }
     }
 
@@ -263,6 +306,11 @@ impl Aggregate {
         let slos = rec.slo_outcomes(scn);
         for (v, o) in self.slo_violations.iter_mut().zip(&slos) {
             *v += o.violated as u64;
+        }
+        if let Some(m) = &mut self.margins {
+            for ((values, o), slo) in m.iter_mut().zip(&slos).zip(&scn.slos) {
+                values.push(margin(o, slo.objective));
+            }
         }
         self.events += out.events;
         self.peer_events += out.peer_events;
@@ -303,6 +351,7 @@ impl Aggregate {
             rollout: out.rollout,
             inputs: Vec::new(),
         });
+        self.bound_memory();
     }
 
     /// Adds another part of the same run (same scenario and seed, other
@@ -336,8 +385,19 @@ impl Aggregate {
         self.wrong_caught += other.wrong_caught;
         self.events += other.events;
         self.peer_events += other.peer_events;
+        self.schedule = self.schedule.or(other.schedule);
         self.rows.extend(other.rows);
         self.rows.sort_by_key(|r| r.index);
+        self.margins = match (self.margins.take(), other.margins) {
+            (Some(mut a), Some(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.extend(y);
+                }
+                Some(a)
+            }
+            _ => None,
+        };
+        self.bound_memory();
     }
 }
 
@@ -524,6 +584,145 @@ pub fn run_adaptive(
         let next = needed.clamp(n + ADAPTIVE_STEP, (2 * n).max(n + ADAPTIVE_STEP));
         target = next.div_ceil(ADAPTIVE_STEP).saturating_mul(ADAPTIVE_STEP).min(max);
     }
+}
+
+/// A run that adds replications until its verdicts are decided.
+#[derive(Clone, Copy, Debug)]
+pub struct SequentialOptions {
+    /// When to look (floor, doubling, cap).
+    pub schedule: Schedule,
+    /// The verdicts to wait for.
+    pub verdicts: Verdicts,
+    pub seed: u64,
+    pub threads: usize,
+    /// Run counterfactual twins too.
+    pub counterfactual: bool,
+}
+
+/// How a sequential run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequentialOutcome {
+    /// The replication total at each look made.
+    pub looks: Vec<u64>,
+    /// The verdicts at the last look, named.
+    pub verdicts: Vec<(String, crate::results::summary::Decision)>,
+}
+
+impl SequentialOutcome {
+    /// Whether every verdict was decided (else the cap stopped the run).
+    pub fn decided(&self) -> bool {
+        self.verdicts.iter().all(|(_, d)| d.verdict != "undecided")
+    }
+}
+
+/// The rounds of a fixed run of `n` replications, each ending where a
+/// checkpoint can be written: 8, 16, 32, … while a round is at most
+/// [`CHECKPOINT_STEP`] replications, then a quarter of those done (at least
+/// that step), and `n` last. Rounds do not change the results: replication
+/// i is the same in any round, and parts add up exactly.
+pub fn fixed_rounds(n: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut done = 8.min(n);
+    while done < n {
+        out.push(done);
+        done = done.saturating_add(done.min(CHECKPOINT_STEP).max(done / 4));
+    }
+    out.push(n);
+    out
+}
+
+/// The largest doubling step of [`fixed_rounds`].
+pub const CHECKPOINT_STEP: u64 = 1024;
+
+/// The thread count, seed and twins of a run in rounds.
+#[derive(Clone, Copy, Debug)]
+pub struct RoundOptions {
+    pub seed: u64,
+    pub threads: usize,
+    pub counterfactual: bool,
+}
+
+/// Adds to `agg` the replications up to each total of `rounds` in turn
+/// (those it already holds are skipped: a resumed run), calling `after`
+/// once a round is in; stops when `after` says so. Returns whether it
+/// stopped early.
+pub fn run_rounds(
+    topo: &Topology,
+    scn: &Scenario,
+    rounds: &[u64],
+    opts: RoundOptions,
+    agg: &mut Aggregate,
+    progress: &mut dyn FnMut(usize, usize),
+    after: &mut dyn FnMut(&Aggregate) -> bool,
+) -> bool {
+    for &target in rounds {
+        let done = agg.replications();
+        if target <= done {
+            continue;
+        }
+        let ro = RunOptions {
+            indices: (done..target).collect(),
+            seed: opts.seed,
+            threads: opts.threads,
+            counterfactual: opts.counterfactual,
+        };
+        let part = run_scenario(topo, scn, &ro, &mut |d, _| progress(done as usize + d, target as usize));
+        agg.merge(part);
+        if after(agg) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Runs a scenario in rounds until every verdict of `opts.verdicts` is
+/// decided at one of the schedule's looks, or the cap is reached (see
+/// [`crate::decide`]), starting from `start` (empty, or the replications
+/// 0..k of a checkpoint taken at a look). Round r runs the replications
+/// between the previous look and this one, so the replications are a
+/// prefix 0..n of the same sequence whatever n the run stops at, and the
+/// result is byte-identical to a fixed run of n replications apart from
+/// the schedule the verdicts were judged under. `checkpoint` is called at
+/// every look after which the run goes on.
+pub fn run_sequential(
+    topo: &Topology,
+    scn: &Scenario,
+    opts: &SequentialOptions,
+    start: Aggregate,
+    progress: &mut dyn FnMut(usize, usize),
+    checkpoint: &mut dyn FnMut(&Aggregate),
+) -> (Aggregate, SequentialOutcome) {
+    let mut agg = start;
+    agg.schedule = Some(opts.schedule);
+    let all = opts.schedule.looks();
+    let judge = |agg: &Aggregate| crate::decide::verdicts(scn, agg, opts.verdicts, opts.schedule);
+    let mut looks: Vec<u64> = all.iter().copied().filter(|&l| l <= agg.replications()).collect();
+    if agg.replications() > 0 {
+        let verdicts = judge(&agg);
+        let outcome = SequentialOutcome {
+            looks: looks.clone(),
+            verdicts,
+        };
+        if outcome.decided() || agg.replications() >= opts.schedule.cap {
+            return (agg, outcome);
+        }
+    }
+    let ro = RoundOptions {
+        seed: opts.seed,
+        threads: opts.threads,
+        counterfactual: opts.counterfactual,
+    };
+    let mut last = Vec::new();
+    run_rounds(topo, scn, &all, ro, &mut agg, progress, &mut |agg| {
+        looks.push(agg.replications());
+        last = judge(agg);
+        let stop = last.iter().all(|(_, d)| d.verdict != "undecided") || agg.replications() >= opts.schedule.cap;
+        if !stop {
+            checkpoint(agg);
+        }
+        stop
+    });
+    (agg, SequentialOutcome { looks, verdicts: last })
 }
 
 /// One replication's time series: per (bucket, flow) rate, error rate and

@@ -17,6 +17,7 @@
 //! Everything here except `run.json` is byte-identical for the same inputs
 //! and seed, whatever the thread count or sharding.
 
+pub mod checkpoint;
 pub mod files;
 pub mod run_info;
 pub mod saved;

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar,
-    simulate,
+    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios,
+    print_diagnostics, progress_bar, sequential_line, simulate,
 };
+use crate::decide::{self, Schedule, Verdicts};
 use crate::gate::{self, ExperimentCheck, Finding, Verdict};
 use crate::input::LoadedScenario;
-use crate::montecarlo::RunOptions;
 use crate::present::{console, junit, markdown};
 use crate::results::{self, Summary, files};
 
@@ -32,8 +32,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub sim: SimArgs,
     /// Judge saved results instead of simulating: <RESULTS>/<experiment>/summary.json, as `run` or `merge` wrote them
-    /// (so --replications, --seed and --precision, which apply when check simulates, are refused with it).
-    #[arg(long, value_name = "RESULTS", conflicts_with_all = ["replications", "seed", "precision"])]
+    /// (so --replications, --seed, --precision and --max-replications, which apply when check simulates, are
+    /// refused with it).
+    #[arg(long, value_name = "RESULTS", conflicts_with_all = ["replications", "seed", "precision", "max_replications"])]
     pub results: Option<PathBuf>,
     /// Also write each experiment's results files (summary.json and CSVs, no charts) into <OUT>/<experiment>/.
     #[arg(long)]
@@ -306,20 +307,43 @@ fn obtain(
         return Ok((summary, text, path.display().to_string()));
     }
     let seed = args.sim.seed.unwrap_or(scn.seed);
-    let n = args.sim.replications.unwrap_or(scn.replications as u64);
-    eprintln!(
-        "{}: seed {seed}, {}{n} replication(s) on {threads} thread(s)",
-        scn.name,
-        if args.precision.precision.is_some() {
-            "adaptive from "
-        } else {
-            ""
+    let count = match (args.precision.precision, args.sim.replications) {
+        (Some(p), first) => Count::Precision {
+            first: first.unwrap_or(decide::FLOOR),
+            precision: p,
+            max: args.precision.precision_max(),
+        },
+        (None, Some(n)) => Count::Fixed(n),
+        (None, None) => {
+            let cap = args.precision.max_replications.unwrap_or(decide::CHECK_CAP);
+            Count::Sequential(Schedule::sequential(cap), Verdicts::Expect)
         }
-    );
+    };
+    eprintln!("{}: seed {seed}, {} on {threads} thread(s)", scn.name, count.describe());
     let mut progress = progress_bar(show_progress);
-    let (agg, adaptive) = simulate(ls, RunOptions::first(n, seed, threads), &args.precision, &mut progress);
-    if let (Some(o), Some(p)) = (&adaptive, args.precision.precision) {
-        eprintln!("   {}", adaptive_line(o, p, args.precision.max_replications));
+    let started = std::time::Instant::now();
+    let sim = SimRun {
+        seed,
+        threads,
+        counterfactual: false,
+    };
+    let rounds = Rounds {
+        start: None,
+        checkpoint: &mut |_| {},
+    };
+    let (agg, stopped) = simulate(ls, count, sim, rounds, &mut progress);
+    match (&stopped, count) {
+        (Stopped::Precision(o), Count::Precision { precision, max, .. }) => {
+            eprintln!("   {}", adaptive_line(o, precision, max));
+        }
+        (Stopped::Sequential(o), Count::Sequential(schedule, _)) => {
+            eprintln!(
+                "   {} in {:.1} s",
+                sequential_line(o, schedule.cap),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        _ => {}
     }
     let summary = match &args.out {
         Some(out) => {

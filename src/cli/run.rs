@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar,
-    simulate,
+    Count, PrecisionArgs, Rounds, SimArgs, SimRun, Stopped, adaptive_line, dedup, ensure_writable, load_scenarios,
+    print_diagnostics, progress_bar, sequential_line, simulate,
 };
+use crate::decide::{self, Schedule, Verdicts};
 use crate::input::LoadedScenario;
 use crate::montecarlo::{Aggregate, RunOptions, Shard, run_scenario};
 use crate::present::{self, console};
-use crate::results::{self, RunInfo, Summary, shard};
+use crate::results::{self, RunInfo, Summary, checkpoint, shard};
 use crate::telemetry;
 
 #[derive(clap::Args, Debug)]
@@ -38,11 +39,23 @@ pub struct RunArgs {
     /// Run one shard of the replications: K/N runs K, K+N, K+2N, … (0 ≤ K < N) and writes
     /// <out>/<experiment>/shard-K-of-N.json for `chaoscal merge`; auto/N takes K from
     /// SLURM_ARRAY_TASK_ID (a Slurm job array) or JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
-    /// Not with --precision or --replication: a shard runs a fixed share of a fixed count.
+    /// Not with --precision or --replication: a shard runs a fixed share of a fixed count
+    /// (--replications, else the scenario's run.replications, else 100).
     #[arg(long, value_name = "K/N", conflicts_with_all = ["precision", "replication"])]
     pub shard: Option<String>,
     #[command(flatten)]
     pub precision: PrecisionArgs,
+    /// Add replications until every SLO's verdict is decided even when the scenario sets
+    /// `run.replications` (what a scenario without it does anyway): looks after 8, 16, 32, …
+    /// replications, up to --max-replications (default 128).
+    #[arg(long, conflicts_with_all = ["replications", "precision", "replication", "shard"])]
+    pub until_decided: bool,
+    /// Finish an interrupted run: take the replications from <out>/<experiment>/checkpoint.json
+    /// (written after every round of a run) and run only those missing; the results are
+    /// byte-identical to an uninterrupted run's. Needs the same inputs and flags; without a
+    /// checkpoint the run starts from replication 0.
+    #[arg(long, conflicts_with_all = ["precision", "replication", "shard"])]
+    pub resume: bool,
     /// Also run every replication's counterfactual twin (the same replication with the
     /// faults off) and report what the faults did against it: excess failures and
     /// latency, and the blast radius against the twin. Twice the cost.
@@ -155,7 +168,7 @@ pub fn cmd_run(args: &RunArgs) -> i32 {
 fn run_shard(ls: &LoadedScenario, args: &RunArgs, sh: Shard, threads: usize) -> i32 {
     let scn = &ls.scenario;
     let seed = args.sim.seed.unwrap_or(scn.seed);
-    let n = args.sim.replications.unwrap_or(scn.replications as u64);
+    let n = args.sim.replications.unwrap_or(scn.fixed_replications());
     let dir = args.out.join(&scn.name);
     let opts = RunOptions::shard(n, sh, seed, threads).with_counterfactual(args.counterfactual);
     eprintln!(
@@ -185,27 +198,54 @@ fn run_shard(ls: &LoadedScenario, args: &RunArgs, sh: Shard, threads: usize) -> 
     }
 }
 
-/// One scenario: its replications (all, adaptively, or the one of
-/// `--replication`), its results, and the console summary.
+/// How many replications `run` makes of one scenario (see [`RunArgs`]).
+fn count(ls: &LoadedScenario, args: &RunArgs) -> Count {
+    let scn = &ls.scenario;
+    if let Some(p) = args.precision.precision {
+        let first = args
+            .sim
+            .replications
+            .or(scn.replications.map(u64::from))
+            .unwrap_or(decide::FLOOR);
+        return Count::Precision {
+            first,
+            precision: p,
+            max: args.precision.precision_max(),
+        };
+    }
+    match (args.sim.replications, scn.replications) {
+        (Some(n), _) => Count::Fixed(n),
+        (None, Some(n)) if !args.until_decided => Count::Fixed(n as u64),
+        _ => {
+            let cap = args.precision.max_replications.unwrap_or(decide::RUN_CAP);
+            Count::Sequential(Schedule::sequential(cap), Verdicts::Slos)
+        }
+    }
+}
+
+/// One scenario: its replications (a fixed count, adaptively, until
+/// decided, or the one of `--replication`), its results, and the console
+/// summary.
 fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
     let scn = &ls.scenario;
     let seed = args.sim.seed.unwrap_or(scn.seed);
-    let n = args.sim.replications.unwrap_or(scn.replications as u64);
     let dir = args.out.join(&scn.name);
-    let precision = args.precision.precision;
     let threads = if args.replication.is_some() { 1 } else { threads };
+    let count = match args.replication {
+        Some(_) => Count::Fixed(1),
+        None => count(ls, args),
+    };
     // The seed first, with a line that replays one replication (TigerBeetle's VOPR habit).
     eprintln!(
-        "{}: seed {seed}, {}{} replication(s) on {threads} thread(s); replay one with: chaoscal run {} --seed {seed} --replication <i>",
+        "{}: seed {seed}, {} on {threads} thread(s); replay one with: chaoscal run {} --seed {seed} --replication <i>",
         scn.name,
-        if precision.is_some() { "adaptive from " } else { "" },
-        if args.replication.is_some() { 1 } else { n },
+        count.describe(),
         scn.path.display()
     );
     let mut progress = progress_bar(!args.quiet && std::io::stderr().is_terminal());
     let started = Instant::now();
     let mut written = None;
-    let (agg, adaptive) = match args.replication {
+    let (agg, stopped) = match args.replication {
         Some(i) if args.trace.is_some() || args.metrics.is_some() => {
             let req = args.telemetry().ok().flatten().expect("flags were checked");
             match telemetry::run(&ls.topology, scn, seed, i, &req) {
@@ -218,7 +258,7 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
                     agg.add(&ls.topology, scn, out, twin);
                     progress(1, 1);
                     written = Some((req, w));
-                    (agg, None)
+                    (agg, Stopped::Fixed)
                 }
                 Err(e) => {
                     eprintln!("error: cannot write the telemetry of replication {i}: {e}");
@@ -226,19 +266,20 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
                 }
             }
         }
-        Some(i) => {
-            let opts = RunOptions {
-                indices: vec![i],
+        _ => match replicate(
+            ls,
+            args,
+            count,
+            SimRun {
                 seed,
-                threads: 1,
+                threads,
                 counterfactual: args.counterfactual,
-            };
-            (run_scenario(&ls.topology, scn, &opts, &mut progress), None)
-        }
-        None => {
-            let opts = RunOptions::first(n, seed, threads).with_counterfactual(args.counterfactual);
-            simulate(ls, opts, &args.precision, &mut progress)
-        }
+            },
+            &mut progress,
+        ) {
+            Ok(r) => r,
+            Err(code) => return code,
+        },
     };
     let wall_s = started.elapsed().as_secs_f64();
     let mut info = RunInfo {
@@ -250,11 +291,19 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
         events_per_s: Some(agg.events as f64 / wall_s.max(1e-9)),
         ..RunInfo::default()
     };
-    if let (Some(o), Some(p)) = (&adaptive, precision) {
-        info.precision = Some(p);
-        info.max_replications = Some(args.precision.max_replications);
-        info.adaptive_rounds = Some(o.rounds.clone());
-        info.precision_reached = Some(o.reached);
+    match (&stopped, count) {
+        (Stopped::Precision(o), Count::Precision { precision, max, .. }) => {
+            info.precision = Some(precision);
+            info.max_replications = Some(max);
+            info.adaptive_rounds = Some(o.rounds.clone());
+            info.precision_reached = Some(o.reached);
+        }
+        (Stopped::Sequential(o), Count::Sequential(schedule, _)) => {
+            info.max_replications = Some(schedule.cap);
+            info.looks = Some(o.looks.clone());
+            info.decided = Some(o.decided());
+        }
+        _ => {}
     }
     if let Err(e) = save_waterfalls(&dir, written.as_ref().and_then(|(_, w)| w.waterfalls.as_ref())) {
         eprintln!(
@@ -267,8 +316,17 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let (Some(o), Some(p)) = (&adaptive, precision) {
-        eprintln!("   {}", adaptive_line(o, p, args.precision.max_replications));
+    if let Err(e) = checkpoint::remove(&dir) {
+        eprintln!("warning: cannot remove {}: {e}", dir.join(checkpoint::FILE).display());
+    }
+    match (&stopped, count) {
+        (Stopped::Precision(o), Count::Precision { precision, max, .. }) => {
+            eprintln!("   {}", adaptive_line(o, precision, max));
+        }
+        (Stopped::Sequential(o), Count::Sequential(schedule, _)) => {
+            eprintln!("   {} in {wall_s:.1} s", sequential_line(o, schedule.cap));
+        }
+        _ => {}
     }
     if let Some((req, w)) = &written {
         if let Some(path) = &req.trace {
@@ -320,6 +378,72 @@ fn save_waterfalls(dir: &Path, w: Option<&telemetry::Waterfalls>) -> std::io::Re
             _ => Ok(()),
         },
     }
+}
+
+/// The replications of one scenario: the one of `--replication`, or the
+/// count's, checkpointed after every round and (with `--resume`) from the
+/// checkpoint an interrupted run left.
+fn replicate(
+    ls: &LoadedScenario,
+    args: &RunArgs,
+    count: Count,
+    sim: SimRun,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Aggregate, Stopped), i32> {
+    if let Some(i) = args.replication {
+        let opts = RunOptions {
+            indices: vec![i],
+            seed: sim.seed,
+            threads: 1,
+            counterfactual: sim.counterfactual,
+        };
+        return Ok((
+            run_scenario(&ls.topology, &ls.scenario, &opts, progress),
+            Stopped::Fixed,
+        ));
+    }
+    let dir = args.out.join(&ls.scenario.name);
+    let plan = count.plan();
+    let start = if args.resume {
+        match checkpoint::resume(&dir, ls, &plan, sim.counterfactual, sim.seed) {
+            Ok(Some(agg)) => {
+                eprintln!(
+                    "   resuming from {}: {} replication(s) done",
+                    dir.join(checkpoint::FILE).display(),
+                    agg.replications()
+                );
+                Some(agg)
+            }
+            Ok(None) => {
+                eprintln!("   no checkpoint in {}: starting from replication 0", dir.display());
+                None
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+                return Err(2);
+            }
+        }
+    } else {
+        None
+    };
+    let mut warned = false;
+    let mut save = |agg: &Aggregate| {
+        if let Err(e) = checkpoint::write(&dir, ls, &plan, sim.counterfactual, agg)
+            && !std::mem::replace(&mut warned, true)
+        {
+            eprintln!(
+                "warning: cannot write the checkpoint {}: {e}",
+                dir.join(checkpoint::FILE).display()
+            );
+        }
+    };
+    let rounds = Rounds {
+        start,
+        checkpoint: &mut save,
+    };
+    Ok(simulate(ls, count, sim, rounds, progress))
 }
 
 /// Writes an experiment's results as `run` does: `summary.json` and the

@@ -12,7 +12,7 @@ use crate::sweep::{self, Axis, Inputs, Point};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    mut_arg("replications", |a| a.help("Replications per grid point (default: the scenario's `run.replications`)")),
+    mut_arg("replications", |a| a.help("Replications per grid point (default: the scenario's `run.replications`, else 100)")),
     mut_arg("seed", |a| a.help("Seed, the same at every grid point (default: the scenario's `run.seed`)"))
 )]
 pub struct SweepArgs {
@@ -108,7 +108,7 @@ pub fn cmd_sweep(args: &SweepArgs) -> i32 {
     };
     let scn = &base.scenario;
     let seed = args.sim.seed.unwrap_or(scn.seed);
-    let n = args.sim.replications.unwrap_or(scn.replications as u64);
+    let n = args.sim.replications.unwrap_or(scn.fixed_replications());
     let threads = args.sim.threads();
     eprintln!(
         "{}: sweep of {} point(s) × {n} replication(s), seed {seed} at every point (common random numbers), {threads} thread(s)",

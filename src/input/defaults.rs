@@ -108,8 +108,8 @@ pub fn kubernetes_labels(service: &str) -> Vec<(String, String)> {
 
 /// `run.warmup_s`: every request counts.
 pub const WARMUP_S: f64 = 0.0;
-/// `run.replications` (`--replications` overrides).
-pub const REPLICATIONS: i64 = 100;
+/// `run.replications`: none, so that `run` and `check` decide the count;
+/// where a fixed count is needed, `crate::model::DEFAULT_REPLICATIONS`.
 /// `run.seed` (`--seed` overrides).
 pub const SEED: u64 = 1;
 /// `run.epoch`: 2026-01-01T00:00:00Z, the wall-clock instant a replication's

@@ -20,7 +20,9 @@ pub struct Scenario {
     pub tags: Vec<String>,
     pub duration_ns: u64,
     pub warmup_ns: u64,
-    pub replications: u32,
+    /// `run.replications`: a fixed count; `None` lets `run` and `check`
+    /// add replications until the verdicts are decided.
+    pub replications: Option<u32>,
     pub seed: u64,
     /// Telemetry timestamps: nanoseconds since the Unix epoch of simulated time 0.
     pub epoch_unix_ns: u64,
@@ -48,6 +50,19 @@ impl Scenario {
         !self.faults.is_empty() || self.rollout.is_some()
     }
 }
+
+impl Scenario {
+    /// `run.replications`, or the default count where a fixed count is needed
+    /// (`run --shard`, `sweep`).
+    pub fn fixed_replications(&self) -> u64 {
+        self.replications.map_or(DEFAULT_REPLICATIONS, u64::from)
+    }
+}
+
+/// The replications of a fixed-count run when neither `run.replications`
+/// nor `--replications` gives a count and the command cannot decide as it
+/// goes (`run --shard`, `sweep`).
+pub const DEFAULT_REPLICATIONS: u64 = 100;
 
 /// Automated remediation: a burn-rate alert on an SLO and the action it takes.
 #[derive(Clone, Debug, PartialEq)]

@@ -551,6 +551,7 @@ mod tests {
             budget_consumed: None,
             threshold_ms: None,
             max_violation_probability: None,
+            decision: None,
         };
         assert_eq!(Verdict::of(&slo(0, 0.0)), Verdict::Held);
         assert_eq!(Verdict::of(&slo(3, 0.1)), Verdict::AtRisk);

@@ -16,10 +16,16 @@ pub struct RunInfo {
     /// `run --precision`: the replication total after each round.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adaptive_rounds: Option<Vec<u64>>,
+    /// A run decided as it went: whether every verdict was decided before the cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided: Option<bool>,
     pub events: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_per_s: Option<f64>,
     pub experiment: String,
+    /// A run decided as it went: the replication total at each look.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub looks: Option<Vec<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_replications: Option<u64>,
     /// `merge`: seconds from its start to writing this experiment.

@@ -104,8 +104,19 @@ pub fn write(
     shard: Shard,
     agg: &Aggregate,
 ) -> std::io::Result<PathBuf> {
+    let file = partial(ls, replications, shard, agg)?;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(file_name(shard));
+    let mut json = serde_json::to_string(&file).map_err(std::io::Error::other)?;
+    json.push('\n');
+    files::write(&path, json)?;
+    Ok(path)
+}
+
+/// The partial result of `agg` (one shard, or a run's checkpoint as shard 0/1).
+pub fn partial(ls: &LoadedScenario, replications: u64, shard: Shard, agg: &Aggregate) -> std::io::Result<PartialFile> {
     let (scenario_text, topology_text) = input_texts(ls)?;
-    let file = PartialFile {
+    Ok(PartialFile {
         format: FORMAT.to_string(),
         chaoscal: env!("CARGO_PKG_VERSION").to_string(),
         experiment: ls.scenario.name.clone(),
@@ -118,13 +129,7 @@ pub fn write(
         scenario_text,
         topology_text,
         aggregate: AggregateWire::from(agg),
-    };
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(file_name(shard));
-    let mut json = serde_json::to_string(&file).map_err(std::io::Error::other)?;
-    json.push('\n');
-    files::write(&path, json)?;
-    Ok(path)
+    })
 }
 
 /// Reads one partial-result file; the error names the file and what is wrong.
@@ -288,6 +293,7 @@ pub fn merge(parts: Vec<(PathBuf, PartialFile)>) -> Result<(LoadedScenario, Aggr
     if !errors.is_empty() {
         return Err(errors);
     }
+    agg.rebuild_margins(&loaded.scenario);
     Ok((loaded, agg))
 }
 
@@ -778,6 +784,8 @@ impl From<&Aggregate> for AggregateWire {
             wrong_caught,
             events,
             peer_events,
+            margins: _,
+            schedule: _,
         } = a;
         AggregateWire {
             flows: flows.clone(),
@@ -798,7 +806,7 @@ impl From<&Aggregate> for AggregateWire {
 
 impl AggregateWire {
     /// The aggregate, its rows sorted by index; an error when rows repeat an index.
-    fn into_aggregate(self, seed: u64) -> Result<Aggregate, String> {
+    pub(crate) fn into_aggregate(self, seed: u64) -> Result<Aggregate, String> {
         let mut rows = self
             .rows
             .into_iter()
@@ -810,6 +818,8 @@ impl AggregateWire {
         }
         Ok(Aggregate {
             seed,
+            margins: None,
+            schedule: None,
             rows,
             flows: self.flows,
             groups: self.groups,

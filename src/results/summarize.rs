@@ -94,6 +94,12 @@ impl Summary {
     }
 }
 
+/// The run's schedule of looks; a plain run of n replications looked once.
+fn schedule(agg: &Aggregate) -> crate::decide::Schedule {
+    agg.schedule
+        .unwrap_or_else(|| crate::decide::Schedule::fixed(agg.replications()))
+}
+
 fn slo_summaries(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Vec<SloSummary> {
     let n = agg.replications();
     scn.slos
@@ -127,6 +133,7 @@ fn slo_summaries(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Vec<SloSum
                     .iter()
                     .find(|(name, _)| *name == s.name)
                     .map(|(_, p)| *p),
+                decision: Some(crate::decide::slo_decision(scn, agg, i, schedule(agg))),
             }
         })
         .collect()
@@ -397,6 +404,7 @@ fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSumma
         containment_breach_probability: r9(agg.breaches as f64 / n.max(1) as f64),
         breach_ci95: [r9(lo), r9(hi)],
         breach_count: Some(agg.breaches),
+        breach_decision: crate::decide::breach_decision(scn, agg, schedule(agg)),
         declared: Declared {
             max_services: scn.blast_radius.as_ref().and_then(|b| b.max_services).map(u64::from),
             max_regions: scn.blast_radius.as_ref().and_then(|b| b.max_regions).map(u64::from),

@@ -114,6 +114,51 @@ pub struct SloSummary {
     /// The `[expect]` limit on the violation probability, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_violation_probability: Option<f64>,
+    /// The verdict on this SLO: P(violate) against its `[expect]` limit (or,
+    /// without one, against 1/2), and the method that decided it. Absent in
+    /// results written before verdicts were decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// A verdict on a probability of violation (or of a containment breach)
+/// against a limit (see [`crate::decide`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub limit: f64,
+    /// `expect` (the scenario's `[expect]`) or `default` (an SLO without one: 1/2).
+    pub limit_from: String,
+    /// `pass` (the probability is below the limit), `fail` (above it) or `undecided`.
+    pub verdict: String,
+    /// `normal` (a normal model of the per-replication margins) or `binomial`
+    /// (the count of violating replications, exact).
+    pub method: String,
+    /// Bounds on the probability by that method, at the run's level (together with
+    /// every other look the run could make, a wrong verdict has at most 5% probability).
+    pub interval: [f64; 2],
+    /// The looks the run's schedule allows (1 for a fixed replication count).
+    pub looks: u64,
+    /// The normal model's check (SLOs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal: Option<NormalCheck>,
+}
+
+/// Whether the per-replication margins support a normal model, and what it says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NormalCheck {
+    /// Whether the normal model was usable (see `note` when not).
+    pub usable: bool,
+    /// Mean margin over its standard deviation: how many standard deviations
+    /// the typical replication is clear of the objective (negative: short of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin_sd: Option<f64>,
+    /// The Anderson–Darling statistic A*² and its p-value (normality rejected below 0.10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anderson_darling: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// Why the model was not used, or what it assumes.
+    pub note: String,
 }
 
 /// What one guardrail did over the replications.
@@ -329,6 +374,9 @@ pub struct BlastSummary {
     #[serde(skip)]
     pub breach_count: Option<u64>,
     pub declared: Declared,
+    /// The verdict on `[expect] max_containment_breach_probability`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breach_decision: Option<Decision>,
     /// Every transitive caller of a fault target, from the graph.
     pub static_services: Vec<String>,
     /// `[degraded services, replications]`, for 0 up to the maximum seen.

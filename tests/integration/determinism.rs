@@ -217,3 +217,132 @@ fn subsystem_streams_are_independent() {
         assert!(y.recorder.flows[0].failed > x.recorder.flows[0].failed);
     }
 }
+
+/// splitmix64: the kill points of the test below, from a fixed seed.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The replications a checkpoint holds, once it can be read.
+fn checkpointed(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("det").join("checkpoint.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["partial"]["replications"].as_u64()
+}
+
+#[test]
+fn a_killed_run_resumes_to_identical_results() {
+    // A run SIGKILLed after a seeded number of checkpointed replications (and a seeded few
+    // milliseconds more), then finished with --resume, writes the same bytes as a run never
+    // interrupted; the checkpoint is gone afterwards.
+    let dir = scratch("det-resume");
+    let scn = short_scenario(&dir);
+    let args = ["--replications", "300", "--threads", "2", "--no-report"];
+    run_to(&scn, &dir.join("whole"), &args);
+    let mut rng = 20261127u64;
+    let mut killed_mid_run = 0;
+    for k in 0..4 {
+        let out = dir.join(format!("killed-{k}"));
+        let threshold = 8u64 << (splitmix(&mut rng) % 6); // 8 … 256: a checkpoint of the rounds
+        let extra_ms = splitmix(&mut rng) % 40;
+        let mut child = bin()
+            .args(["run", scn.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()])
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Poll (bounded) until the checkpoint holds `threshold` replications, or the run ends.
+        let mut reached = false;
+        for _ in 0..60_000 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if checkpointed(&out).is_some_and(|n| n >= threshold) {
+                reached = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if reached {
+            std::thread::sleep(std::time::Duration::from_millis(extra_ms));
+            let _ = child.kill(); // SIGKILL
+        }
+        let status = child.wait().unwrap();
+        if !status.success() {
+            killed_mid_run += 1;
+            assert!(
+                checkpointed(&out).is_some(),
+                "kill point {k}: no checkpoint left to resume from"
+            );
+        }
+        run_to(&scn, &out, &[&args[..], &["--resume"]].concat());
+        for f in OUTPUTS {
+            assert_eq!(
+                read(&dir.join("whole"), f),
+                read(&out, f),
+                "kill point {k} ({threshold}+): {f}"
+            );
+        }
+        assert!(
+            !out.join("det").join("checkpoint.json").exists(),
+            "kill point {k}: checkpoint left behind"
+        );
+    }
+    assert!(
+        killed_mid_run >= 2,
+        "only {killed_mid_run} of 4 runs were killed mid-run"
+    );
+}
+
+#[test]
+fn resume_refuses_a_checkpoint_of_another_run() {
+    // A checkpoint taken with one seed is not resumed under another: exit 2, naming the seed;
+    // a finished run leaves no checkpoint behind.
+    let dir = scratch("det-resume-other");
+    let scn = short_scenario(&dir);
+    let out = dir.join("out");
+    let o = out.to_str().unwrap();
+    let mut child = bin()
+        .args([
+            "run",
+            scn.to_str().unwrap(),
+            "--quiet",
+            "--no-report",
+            "--replications",
+            "300",
+            "--out",
+            o,
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..60_000 {
+        if checkpointed(&out).is_some() || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(checkpointed(&out).is_some(), "the run left a checkpoint");
+    let r = run_cli(&[
+        "run",
+        scn.to_str().unwrap(),
+        "--quiet",
+        "--no-report",
+        "--replications",
+        "300",
+        "--seed",
+        "5",
+        "--resume",
+        "--out",
+        o,
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("seed 99, this run has 5"), "{err}");
+}

@@ -2,8 +2,9 @@
 //! many replications and the seed; and for telemetry (`run --trace` and
 //! `--metrics`), the wall-clock instant simulated time starts at (`epoch`)
 //! and the scrape interval. Defaults (`defaults.rs`): `warmup_s = 0`,
-//! `replications = 100`, `seed = 1` (the command line's `--replications`
-//! and `--seed` override the last two), `epoch = 2026-01-01T00:00:00Z`,
+//! `seed = 1`; without `replications`, `run` and `check` add replications
+//! until the verdicts are decided (the command line's `--replications` and
+//! `--seed` override those two); `epoch = 2026-01-01T00:00:00Z`,
 //! `scrape_interval_s = 15`.
 
 use serde::Deserialize;
@@ -33,7 +34,8 @@ pub struct Run {
     pub warmup_s: f64,
     pub duration_ns: u64,
     pub warmup_ns: u64,
-    pub replications: u32,
+    /// `None`: decided sequentially.
+    pub replications: Option<u32>,
     pub seed: u64,
     pub epoch_unix_ns: u64,
     pub scrape_interval_ns: u64,
@@ -58,12 +60,13 @@ pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
             run.duration_s
         ),
     );
-    let replications = run.replications.unwrap_or(defaults::REPLICATIONS);
-    cx.check(
-        &rp.k("replications"),
-        (1..=10_000_000).contains(&replications),
-        format!("replications must be between 1 and 10000000, found {replications}"),
-    );
+    if let Some(replications) = run.replications {
+        cx.check(
+            &rp.k("replications"),
+            (1..=10_000_000).contains(&replications),
+            format!("replications must be between 1 and 10000000, found {replications}"),
+        );
+    }
     let epoch = match &run.epoch {
         Some(d) => unix_ns(d),
         None => Ok(defaults::EPOCH_UNIX_NS),
@@ -89,7 +92,7 @@ pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
         warmup_s,
         duration_ns: (run.duration_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
         warmup_ns: (warmup_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
-        replications: replications.clamp(1, 10_000_000) as u32,
+        replications: run.replications.map(|r| r.clamp(1, 10_000_000) as u32),
         seed: run.seed.unwrap_or(defaults::SEED),
     }
 }
