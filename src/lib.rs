@@ -66,6 +66,7 @@
 //!   busy time, histogram buckets, money in cents), so the sum is the same in
 //!   any order and across machines.
 
+pub mod calibrate;
 pub mod cli;
 pub mod gate;
 pub mod import;
