@@ -39,6 +39,7 @@
 
 pub mod chaos;
 pub mod engine;
+pub mod floor;
 pub mod mechanisms;
 mod replication;
 mod slab;

@@ -1,12 +1,16 @@
 //! `chaoscal bench`: simulated events per second, on the peer models'
-//! M/M/1 and M/M/4 or on a scenario, on one thread and on all.
+//! M/M/1 and M/M/4 or on a scenario, on one thread and on all; and, for a
+//! scenario, its cost per simulated request in *floor events* (see
+//! [`crate::sim::floor`]) measured beside the floor loop on the same core.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{default_threads, load_scenarios, print_diagnostics};
 use crate::input;
+use crate::input::LoadedScenario;
 use crate::montecarlo::{RunOptions, run_scenario};
+use crate::sim::{floor::floor_loop, run_replication};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -70,6 +74,9 @@ pub fn cmd_bench(args: &BenchArgs) -> i32 {
     };
     let all = args.threads.unwrap_or_else(default_threads);
     println!("model {model}: {replications} replication(s)");
+    if peer_model(model, 0).is_none() {
+        floor_events_per_request(&loaded, replications);
+    }
     let mut single = 0.0;
     for t in [1, all] {
         let opts = RunOptions::first(replications, loaded.scenario.seed, t);
@@ -94,4 +101,40 @@ pub fn cmd_bench(args: &BenchArgs) -> i32 {
         }
     }
     0
+}
+
+/// Floor-loop events timed before and after the scenario's replications.
+const FLOOR_EVENTS: u64 = 20_000_000;
+
+/// Prints the scenario's requests per second on one core and its cost per
+/// request in floor events: replications run one after the other on this
+/// thread, between two timings of the floor loop (their mean is the floor).
+fn floor_events_per_request(loaded: &LoadedScenario, replications: u64) {
+    let floor_ns = || {
+        let started = Instant::now();
+        let run = floor_loop(FLOOR_EVENTS, 1);
+        started.elapsed().as_secs_f64() * 1e9 / run.events as f64
+    };
+    let before = floor_ns();
+    let started = Instant::now();
+    let (mut requests, mut events) = (0u64, 0u64);
+    for i in 0..replications {
+        let out = run_replication(&loaded.topology, &loaded.scenario, loaded.scenario.seed, i);
+        requests += out.arrivals;
+        events += out.events;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let after = floor_ns();
+    let floor = (before + after) / 2.0;
+    let per_request_ns = wall * 1e9 / requests.max(1) as f64;
+    println!(
+        "  floor loop (M/M/4, binary heap, ChaCha8): {floor:.1} ns per event ({before:.1} before, {after:.1} after)"
+    );
+    println!(
+        "  one core: {requests} requests in {wall:.3} s = {:.0} requests/s, {:.1} engine events per request, \
+         {:.1} floor events per request",
+        requests as f64 / wall,
+        events as f64 / requests.max(1) as f64,
+        per_request_ns / floor
+    );
 }

@@ -21,152 +21,153 @@
 //! scheduled event would follow, by `seq`). The choice is made by the model
 //! and is deterministic, so it changes cost, never reproducibility.
 //!
-//! # Lanes
-//! Besides the binary heap, the queue keeps FIFO *lanes* for events that are
-//! scheduled a fixed delay after "now" (a call site's timeout): such events
-//! come due in the order they are pushed, so a lane stays sorted without a
-//! heap. `pop` takes the smallest `(time, seq)` among the heap's top and the
-//! lanes' fronts, so lanes change the cost, never the order.
-
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+//! # Reserved numbers
+//! A model may take a scheduling number now and schedule the event later
+//! under it ([`Engine::reserve`], [`Engine::schedule_reserved`]): the event
+//! then pops exactly where it would have had it been scheduled when the
+//! number was taken. The replication uses this for timeouts, which it keeps
+//! in FIFO lanes of its own and only puts in the event list one at a time,
+//! so that the timeouts of calls that ended in time never become events.
 
 /// Simulation time in nanoseconds.
 pub type Time = u64;
 
-struct Entry<E> {
+/// A heap key: 16 bytes, so that moving keys around the heap is cheap and
+/// four siblings share a cache line. The event and its scheduling number
+/// wait in a slab slot; ties on time (rare with sampled delays) look the
+/// numbers up there.
+#[derive(Clone, Copy)]
+struct Key {
     time: Time,
-    seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed, so that the max-heap pops the earliest `(time, seq)` first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.time.cmp(&self.time).then(other.seq.cmp(&self.seq))
-    }
-}
+/// Children per heap node: a 4-ary heap is half as deep as a binary one, and
+/// a node's four children are contiguous.
+const ARITY: usize = 4;
 
 /// A future-event list ordered by `(time, seq)`.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
-    lanes: Vec<VecDeque<Entry<E>>>,
-    /// The lane whose front is the earliest `(time, seq)` of all lane fronts.
-    first_lane: Option<usize>,
+    /// A 4-ary min-heap of keys.
+    heap: Vec<Key>,
+    /// The scheduled events by slot: (scheduling number, event).
+    slots: Vec<(u64, E)>,
+    /// Free slots, reused last-freed first.
+    free: Vec<u32>,
+    /// The next scheduling number.
     seq: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
-            lanes: Vec::new(),
-            first_lane: None,
+            heap: Vec::with_capacity(1024),
+            slots: Vec::with_capacity(1024),
+            free: Vec::with_capacity(1024),
             seq: 0,
         }
     }
 
-    fn front_key(&self, lane: usize) -> Option<(Time, u64)> {
-        self.lanes[lane].front().map(|e| (e.time, e.seq))
+    /// Whether key `a` comes before key `b` in `(time, seq)` order.
+    #[inline(always)]
+    fn before(&self, a: Key, b: Key) -> bool {
+        a.time < b.time || (a.time == b.time && self.slots[a.slot as usize].0 < self.slots[b.slot as usize].0)
     }
 
-    /// Finds the lane with the earliest front (after that lane was popped).
-    fn rescan(&mut self) {
-        self.first_lane = None;
-        let mut best: Option<(Time, u64)> = None;
-        for i in 0..self.lanes.len() {
-            if let Some(k) = self.front_key(i)
-                && best.is_none_or(|b| k < b)
-            {
-                best = Some(k);
-                self.first_lane = Some(i);
-            }
-        }
-    }
-
-    /// Adds a FIFO lane and returns its number.
-    pub fn add_lane(&mut self) -> usize {
-        self.lanes.push(VecDeque::new());
-        self.lanes.len() - 1
-    }
-
-    /// Schedules `event` at `time` in `lane`. Events of a lane must be pushed
-    /// in non-decreasing time; one that is not goes to the heap instead.
+    /// Takes the next scheduling number, for an event scheduled later
+    /// with [`EventQueue::push_reserved`].
     #[inline]
-    pub fn push_lane(&mut self, lane: usize, time: Time, event: E) {
-        let q = &mut self.lanes[lane];
-        if q.back().is_some_and(|b| b.time > time) {
-            self.push(time, event);
-            return;
-        }
-        let was_empty = q.is_empty();
-        q.push_back(Entry {
-            time,
-            seq: self.seq,
-            event,
-        });
-        // Only a push into an empty lane can change which front is earliest.
-        if was_empty {
-            let key = (time, self.seq);
-            match self.first_lane {
-                Some(f) if self.front_key(f).is_some_and(|k| k < key) => {}
-                _ => self.first_lane = Some(lane),
-            }
-        }
+    pub fn reserve(&mut self) -> u64 {
         self.seq += 1;
+        self.seq - 1
     }
 
     /// Schedules `event` at `time`; ties pop in scheduling order.
     #[inline]
     pub fn push(&mut self, time: Time, event: E) {
-        self.heap.push(Entry {
-            time,
-            seq: self.seq,
-            event,
-        });
-        self.seq += 1;
+        let seq = self.reserve();
+        self.push_reserved(time, seq, event);
+    }
+
+    /// Schedules `event` at `time` under a number taken with [`EventQueue::reserve`].
+    #[inline]
+    pub fn push_reserved(&mut self, time: Time, seq: u64, event: E) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = (seq, event);
+                s
+            }
+            None => {
+                self.slots.push((seq, event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let key = Key { time, slot };
+        // Sift up: move parents down until the key's place is found.
+        let mut i = self.heap.len();
+        self.heap.push(key);
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            let p = self.heap[parent];
+            if !self.before(key, p) {
+                break;
+            }
+            self.heap[i] = p;
+            i = parent;
+        }
+        self.heap[i] = key;
+    }
+
+    /// Removes the heap's root and returns its key.
+    #[inline]
+    fn pop_heap(&mut self) -> Key {
+        let root = self.heap[0];
+        let last = self.heap.pop().expect("pop_heap on a non-empty heap");
+        let n = self.heap.len();
+        if n > 0 {
+            // Sift down: move the earliest child up until `last` fits.
+            let mut i = 0;
+            loop {
+                let first = ARITY * i + 1;
+                if first >= n {
+                    break;
+                }
+                let mut best = first;
+                for c in first + 1..(first + ARITY).min(n) {
+                    if self.before(self.heap[c], self.heap[best]) {
+                        best = c;
+                    }
+                }
+                if !self.before(self.heap[best], last) {
+                    break;
+                }
+                self.heap[i] = self.heap[best];
+                i = best;
+            }
+            self.heap[i] = last;
+        }
+        root
     }
 
     /// The earliest event, removed.
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
-        let lane = self.first_lane.and_then(|l| self.front_key(l).map(|k| (k, l)));
-        let heap = self.heap.peek().map(|e| (e.time, e.seq));
-        let from_lane = match (lane, heap) {
-            (Some((k, l)), Some(h)) if k < h => Some(l),
-            (Some((_, l)), None) => Some(l),
-            _ => None,
-        };
-        let entry = match from_lane {
-            Some(l) => {
-                let e = self.lanes[l].pop_front();
-                self.rescan();
-                e
-            }
-            None => self.heap.pop(),
-        };
-        entry.map(|e| (e.time, e.event))
+        if self.heap.is_empty() {
+            return None;
+        }
+        let key = self.pop_heap();
+        self.free.push(key.slot);
+        Some((key.time, self.slots[key.slot as usize].1))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() + self.lanes.iter().map(|q| q.len()).sum::<usize>()
+        self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -183,13 +184,13 @@ pub struct Engine<E> {
     pub events: u64,
 }
 
-impl<E> Default for Engine<E> {
+impl<E: Copy> Default for Engine<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> Engine<E> {
+impl<E: Copy> Engine<E> {
     pub fn new() -> Self {
         Engine {
             queue: EventQueue::new(),
@@ -198,9 +199,10 @@ impl<E> Engine<E> {
         }
     }
 
-    /// Adds a FIFO lane (see [`EventQueue::add_lane`]).
-    pub fn add_lane(&mut self) -> usize {
-        self.queue.add_lane()
+    /// Takes the next scheduling number (see "Reserved numbers").
+    #[inline]
+    pub fn reserve(&mut self) -> u64 {
+        self.queue.reserve()
     }
 
     /// Schedules `event` at `time` (not before now).
@@ -210,10 +212,11 @@ impl<E> Engine<E> {
         self.queue.push(time, event);
     }
 
-    /// Schedules `event` at `time` in `lane` (see [`EventQueue::push_lane`]).
+    /// Schedules `event` at `time` under a number taken with [`Engine::reserve`].
     #[inline]
-    pub fn schedule_in_lane(&mut self, lane: usize, time: Time, event: E) {
-        self.queue.push_lane(lane, time, event);
+    pub fn schedule_reserved(&mut self, time: Time, seq: u64, event: E) {
+        debug_assert!(time >= self.now, "an event scheduled in the past");
+        self.queue.push_reserved(time, seq, event);
     }
 
     /// The next event due no later than `stop`, with the clock moved to it;
@@ -268,17 +271,60 @@ mod tests {
     }
 
     #[test]
-    fn lanes_keep_the_global_order() {
-        // Events in lanes and in the heap pop in one (time, seq) order, and a
-        // lane push that would break its order falls back to the heap.
+    fn a_reserved_number_pops_where_it_was_taken() {
+        // A number taken before others are scheduled orders its event before
+        // theirs at the same time, wherever it is scheduled later.
         let mut q = EventQueue::new();
-        let l = q.add_lane();
-        q.push_lane(l, 10, "lane-10");
-        q.push(10, "heap-10");
-        q.push_lane(l, 20, "lane-20");
-        q.push(5, "heap-5");
-        q.push_lane(l, 15, "late-15"); // earlier than the lane's back: heap
+        let early = q.reserve();
+        q.push(10, "b");
+        q.push(5, "a");
+        q.push_reserved(10, early, "reserved");
         let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|x| x.1)).collect();
-        assert_eq!(order, vec!["heap-5", "lane-10", "heap-10", "late-15", "lane-20"]);
+        assert_eq!(order, vec!["a", "reserved", "b"]);
+    }
+
+    #[test]
+    fn random_schedules_pop_in_time_then_scheduling_order() {
+        // Against a sorted reference: many pushes and pops interleaved, with
+        // ties on time (few distinct times) and numbers reserved early and
+        // used late, always pop in (time, seq) order.
+        let mut q = EventQueue::new();
+        let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rand = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut now = 0u64;
+        let mut held: Vec<u64> = Vec::new();
+        for _ in 0..20_000 {
+            match rand(6) {
+                0 => held.push(q.reserve()),
+                1 if !held.is_empty() => {
+                    let seq = held.swap_remove(rand(held.len() as u64) as usize);
+                    let t = now + rand(20);
+                    q.push_reserved(t, seq, seq);
+                    reference.insert((t, seq));
+                }
+                2 | 3 => {
+                    let t = now + rand(20);
+                    let seq = q.reserve();
+                    q.push_reserved(t, seq, seq);
+                    reference.insert((t, seq));
+                }
+                _ => {
+                    if let Some((t, e)) = q.pop() {
+                        assert_eq!((t, e), reference.pop_first().expect("reference has it too"));
+                        now = t;
+                    }
+                }
+            }
+        }
+        while let Some(x) = q.pop() {
+            assert_eq!(Some(x), reference.pop_first());
+        }
+        assert!(reference.is_empty());
     }
 }

@@ -15,6 +15,7 @@ mod faults;
 mod guardrails;
 mod routing;
 mod stations;
+mod timeouts;
 
 pub use guardrails::GuardOutcome;
 
@@ -31,6 +32,7 @@ use super::streams::Streams;
 use broker::{Broker, Msg};
 use charges::ChargeRecord;
 use guardrails::Guardrails;
+use timeouts::TimeoutLanes;
 
 /// Simulated time after the end of the run during which in-flight requests
 /// may still finish; those still open then count as failed.
@@ -50,6 +52,9 @@ pub struct ReplicationOutput {
     pub events: u64,
     /// Events as the peer models count them: arrivals plus service completions.
     pub peer_events: u64,
+    /// Customer requests that arrived (warm-up included): the unit of the
+    /// speed figures (requests per second, floor events per request).
+    pub arrivals: u64,
     pub fault_windows: Vec<FaultWindow>,
     /// The most calls and requests in flight at once (a measure of memory).
     pub peak_in_flight: usize,
@@ -143,6 +148,8 @@ enum Ev {
     GuardCheck,
     GuardAct(u16),
     GuardScaled(u16),
+    /// The front timeout of a timeout lane is due (see [`timeouts`]).
+    TimeoutDue(u16),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -298,6 +305,8 @@ pub struct Replication<'a> {
     tasks: Slab<TaskSlot>,
     charges: Slab<ChargeRecord>,
     site_first: Vec<u32>,
+    /// Every call site's definition, by site (the services' calls in order).
+    site_calls: Vec<&'a Call>,
     /// Per call site: its retry budget.
     budgets: Vec<RetryBudget>,
     callers: CallerMechanisms,
@@ -314,9 +323,10 @@ pub struct Replication<'a> {
     flow_cum: Vec<f64>,
     rec: Recorder,
     peer_events: u64,
+    arrivals: u64,
     peak_in_flight: usize,
-    /// Event-queue lane of each distinct call timeout, by duration.
-    lanes: Vec<(u64, usize)>,
+    /// Call and try timeouts, in a FIFO lane per duration.
+    timeouts: TimeoutLanes,
     guardrails: Guardrails,
     /// The counterfactual twin: the fault timeline is drawn (and measured
     /// against) but no fault acts.
@@ -357,18 +367,7 @@ impl<'a> Replication<'a> {
             }
         };
         let windows = draw_windows(scn, &mut rng.faults, scn.duration_ns, units);
-        // Timeouts of one duration come due in the order they are set: one
-        // FIFO lane each, instead of the heap.
-        let mut engine = Engine::new();
-        let mut durations: Vec<u64> = topo
-            .services
-            .iter()
-            .flat_map(|s| s.calls.iter().flat_map(|c| [c.timeout_ns, c.per_try_timeout_ns]))
-            .flatten()
-            .collect();
-        durations.sort_unstable();
-        durations.dedup();
-        let lanes = durations.into_iter().map(|d| (d, engine.add_lane())).collect();
+        let engine = Engine::new();
         let mut rec = Recorder::new(topo, scn);
         if !windows.is_empty() {
             let start = windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
@@ -383,7 +382,7 @@ impl<'a> Replication<'a> {
             topo,
             scn,
             engine,
-            lanes,
+            timeouts: TimeoutLanes::new(topo),
             rng,
             nr,
             rr: vec![0; group_first.len()],
@@ -399,6 +398,7 @@ impl<'a> Replication<'a> {
             tasks: Slab::new(),
             charges: Slab::new(),
             site_first,
+            site_calls: topo.services.iter().flat_map(|s| &s.calls).collect(),
             budgets: vec![RetryBudget::default(); sites as usize],
             active: ActiveFaults::new(topo.services.len(), nr),
             killed: vec![Vec::new(); windows.len()],
@@ -407,6 +407,7 @@ impl<'a> Replication<'a> {
             flow_cum,
             rec,
             peer_events: 0,
+            arrivals: 0,
             peak_in_flight: 0,
             faults_off: false,
         }
@@ -437,6 +438,7 @@ impl<'a> Replication<'a> {
             recorder: self.rec,
             events: self.engine.events,
             peer_events: self.peer_events,
+            arrivals: self.arrivals,
             fault_windows: self.windows,
             peak_in_flight: self.peak_in_flight,
             guardrails: self.guardrails.outcomes(self.scn),
@@ -497,6 +499,7 @@ impl<'a> Replication<'a> {
             Ev::GuardCheck => self.on_guard_check(),
             Ev::GuardAct(i) => self.on_guard_act(i as usize),
             Ev::GuardScaled(i) => self.on_guard_scaled(i as usize),
+            Ev::TimeoutDue(l) => self.on_timeout_due(l),
         }
     }
 

@@ -61,6 +61,7 @@ impl Replication<'_> {
     }
     pub(super) fn on_arrival(&mut self, region: u16) {
         self.peer_events += 1;
+        self.arrivals += 1;
         let u: f64 = self.rng.arrivals.random();
         let flow = self
             .flow_cum

@@ -50,14 +50,6 @@ impl<'a> Replication<'a> {
         }
         idx
     }
-    /// Schedules an event `after` ns from now in that duration's lane.
-    #[inline]
-    pub(super) fn push_timeout(&mut self, after: u64, ev: Ev) {
-        match self.lanes.iter().find(|(d, _)| *d == after) {
-            Some(&(_, lane)) => self.engine.schedule_in_lane(lane, self.engine.now + after, ev),
-            None => self.engine.schedule(self.engine.now + after, ev),
-        }
-    }
     pub(super) fn free_call(&mut self, idx: u32) {
         let c = &mut self.calls.slots[idx as usize];
         c.live = false;
@@ -75,15 +67,11 @@ impl<'a> Replication<'a> {
         }
     }
     /// The call's definition, for calls made from a call site.
+    #[inline]
     pub(super) fn call_def(&self, site: u32) -> &'a Call {
-        let topo = self.topo;
-        let (caller, call_idx) = self.site_of(site);
-        &topo.services[caller].calls[call_idx]
+        self.site_calls[site as usize]
     }
-    pub(super) fn site_of(&self, site: u32) -> (usize, usize) {
-        let caller = self.site_first.partition_point(|&f| f <= site) - 1;
-        (caller, (site - self.site_first[caller]) as usize)
-    }
+
     /// Sends the current try of a call: breaker, route, faults on the way, network.
     pub(super) fn send_try(&mut self, idx: u32) {
         let (mut target, from, epoch, attempt, caller_slot, site, flow) = {
