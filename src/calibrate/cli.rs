@@ -68,6 +68,10 @@ pub struct CalibrateArgs {
     /// Folder for the scratch files that group large inputs by trace (default: the system's temporary folder).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
+    /// Calibrate from the rest when some lines or files are malformed JSON
+    /// (they are still reported); without it, malformed JSON stops the run (exit 2).
+    #[arg(long)]
+    pub skip_malformed: bool,
     /// Print only warnings and errors.
     #[arg(long)]
     pub quiet: bool,
@@ -123,7 +127,11 @@ pub fn cmd_calibrate(args: &CalibrateArgs) -> i32 {
         );
         return 2;
     }
-    if diags.iter().any(Diagnostic::is_error) && read.spans() == 0 {
+    if diags.iter().any(Diagnostic::is_error) && (read.spans() == 0 || !args.skip_malformed) {
+        eprintln!(
+            "error: the trace files have the errors above; nothing written (--skip-malformed calibrates from the {} spans that were read)",
+            read.spans()
+        );
         return 2;
     }
     let form = match args.service_time {
@@ -198,7 +206,7 @@ pub fn cmd_calibrate(args: &CalibrateArgs) -> i32 {
     }
     let poor = report.flows.iter().chain(&report.services).filter(|r| r.poor).count();
     eprintln!(
-        "calibrated {} into {} ({} services, {} flows{}), {} and {}; fit: {poor} poor",
+        "calibrated {} trace file(s) into {} ({} services, {} flows{}), {} and {}; fit: {poor} poor",
         read.files.len(),
         args.out.display(),
         model.services.len(),

@@ -10,7 +10,7 @@ mod calls;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::otlp::{NO_NAME, Names};
-use super::tally::{Sample, Tally, Target};
+use super::tally::{SAMPLE, Sample, Tally, Target};
 use crate::observe::Histogram;
 
 /// How a service time is written.
@@ -43,7 +43,9 @@ pub enum DistFit {
 
 impl DistFit {
     /// From observed nanoseconds: the exact values when the sample holds
-    /// them all, else the histogram's quantiles (within 0.4%).
+    /// them all, else the histogram's quantiles (within 0.4%) — for an
+    /// empirical CSV at [`SAMPLE`] evenly spaced probabilities, which keeps
+    /// the tail of every span where a random sample of them would not.
     pub fn of(h: &Histogram, s: &Sample, form: ServiceTimeForm) -> DistFit {
         let n = h.count();
         let empirical = match form {
@@ -52,8 +54,13 @@ impl DistFit {
             ServiceTimeForm::Percentiles => false,
         };
         let values = s.sorted();
-        if empirical && !values.is_empty() {
+        if empirical && !values.is_empty() && values.len() as u64 == n {
             return DistFit::Empirical(values.iter().map(|&v| v.max(0) as f64 / 1e6).collect());
+        }
+        if empirical && n > 0 {
+            let k = (SAMPLE as u64).min(n);
+            let at = |i: u64| h.quantile((i as f64 + 0.5) / k as f64) as f64 / 1e6;
+            return DistFit::Empirical((0..k).map(at).collect());
         }
         let q = |p: f64| -> f64 {
             if values.len() as u64 == n && !values.is_empty() {
@@ -109,6 +116,8 @@ pub struct FlowFit {
     pub requests: u64,
     pub errors: u64,
     pub latency: Histogram,
+    /// Root spans that are SERVER spans (see [`super::tally::FlowTally`]).
+    pub server_roots: u64,
     /// Other entry services seen for this flow (the most common is used).
     pub other_entries: Vec<(String, u64)>,
 }
@@ -288,9 +297,11 @@ fn flows(t: &Tally, names: &Names, notes: &mut Vec<String>) -> (Vec<FlowFit>, BT
             requests: 0,
             errors: 0,
             latency: Histogram::new(),
+            server_roots: 0,
             other_entries: Vec::new(),
         });
         e.requests += ft.requests;
+        e.server_roots += ft.server_roots;
         e.errors += ft.errors;
         e.latency.merge(&ft.latency);
         for (&svc, &n) in &ft.entries {
@@ -346,6 +357,8 @@ fn service(
         busy_ns += rt.busy_ns;
         instance_total += k.max(1);
     }
+    // By name: ids follow the order names were met in, which depends on the files.
+    instances.sort();
     let replicas = instances.iter().map(|i| i.1).max().unwrap_or(1).max(1);
     let in_flight = if window_s > 0.0 {
         busy_ns as f64 / 1e9 / window_s / instance_total.max(1) as f64
@@ -359,7 +372,9 @@ fn service(
         st.spans,
         service_time.describe(),
         match (&service_time, opts.service_time) {
-            (DistFit::Empirical(v), _) if (v.len() as u64) < st.spans => format!(", {} values sampled", v.len()),
+            (DistFit::Empirical(v), _) if (v.len() as u64) < st.spans => {
+                format!(", the spans' quantiles at {} evenly spaced probabilities", v.len())
+            }
             (_, ServiceTimeForm::Auto) if st.spans < EMPIRICAL_MIN => format!(" (fewer than {EMPIRICAL_MIN} spans)"),
             _ => String::new(),
         }
@@ -377,7 +392,7 @@ fn service(
     };
     ServiceFit {
         name: names.get(sid).to_string(),
-        regions: st.regions.keys().map(|&r| names.get(r).to_string()).collect(),
+        regions: instances.iter().map(|(r, _)| r.clone()).collect(),
         replicas,
         instances,
         replicas_lower_bound: lower_bound,

@@ -87,6 +87,9 @@ pub struct FlowTally {
     pub errors: u64,
     /// Root span durations.
     pub latency: Histogram,
+    /// Root spans that are SERVER spans (they start when the request reaches
+    /// the entry service, after the client's hop, which the model adds).
+    pub server_roots: u64,
     /// Entry service → requests.
     pub entries: BTreeMap<u32, u64>,
 }

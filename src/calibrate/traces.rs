@@ -179,6 +179,7 @@ fn request_root(spans: &[Span], tree: &Tree, r: usize, tally: &mut Tally) {
     f.requests += 1;
     f.errors += s.error as u64;
     f.latency.record(s.duration_ns());
+    f.server_roots += s.kind.is_server() as u64;
     if let Some(e) = entry {
         *f.entries.entry(e).or_default() += 1;
     }

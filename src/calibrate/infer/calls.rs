@@ -79,7 +79,13 @@ pub fn queues(cx: &mut Cx<'_>, notes: &mut Vec<String>) -> Vec<QueueFit> {
         cx.queue_names.insert(q, written.clone());
         out.push(QueueFit {
             name: written,
-            regions: qt.regions.keys().map(|&r| cx.names.get(r).to_string()).collect(),
+            regions: qt
+                .regions
+                .keys()
+                .map(|&r| cx.names.get(r).to_string())
+                .collect::<BTreeSet<String>>()
+                .into_iter()
+                .collect(),
             consumer: cx.names.get(consumer).to_string(),
             redeliver_attempts: qt.max_deliveries.max(1),
             published: qt.published,
