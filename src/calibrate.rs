@@ -128,7 +128,10 @@ pub fn read_files(paths: &[PathBuf], opts: &ReadOptions) -> (Read, Vec<Diagnosti
         let file = match File::open(f) {
             Ok(file) if f.is_dir() => {
                 drop(file);
-                diags.push(Diagnostic::file_error(f, "is a folder; expected an OTLP/JSON trace file"));
+                diags.push(Diagnostic::file_error(
+                    f,
+                    "is a folder; expected an OTLP/JSON trace file",
+                ));
                 continue;
             }
             Ok(file) => file,
@@ -259,9 +262,13 @@ fn diagnostics(read: &Read, source: &dyn Fn(usize) -> LineSource) -> Vec<Diagnos
         }
         let msg = p.describe(n);
         match at {
-            Some((f, pos)) if pos.line > 0 => {
-                out.push(make(Severity::Warning, f, pos.line, pos.col, format!("{msg} (the first here)")))
-            }
+            Some((f, pos)) if pos.line > 0 => out.push(make(
+                Severity::Warning,
+                f,
+                pos.line,
+                pos.col,
+                format!("{msg} (the first here)"),
+            )),
             _ => out.push(Diagnostic {
                 severity: Severity::Warning,
                 file: read.files.first().cloned().unwrap_or_default(),

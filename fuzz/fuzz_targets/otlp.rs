@@ -12,7 +12,7 @@ use std::path::Path;
 use chaoscal::calibrate::emit::{self, EmitOptions};
 use chaoscal::calibrate::infer::{self, InferOptions, ServiceTimeForm};
 use chaoscal::calibrate::{ReadOptions, read_texts};
-use chaoscal::input::scenario_from_str;
+use chaoscal::input::{Diagnostic, scenario_from_str};
 use chaoscal_fuzz::{Text, check};
 use libfuzzer_sys::fuzz_target;
 
@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let path = Path::new("traces/fuzz.jsonl");
     let (read, diags) = read_texts(&[(path, text)], &ReadOptions::default());
+    let diags = whole_lines(text, diags);
     let result = if diags.iter().any(|d| d.is_error()) {
         Err(diags)
     } else {
@@ -64,3 +65,24 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// A diagnostic on a line longer than `SHOWN_LINE_CHARS` shows `…` and the
+/// characters just before its column, not the whole line: checks that the
+/// window is exactly that, then gives the diagnostic its whole line for
+/// the shared check.
+fn whole_lines(text: &str, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    diags
+        .into_iter()
+        .map(|mut d| {
+            let raw = d.line.checked_sub(1).and_then(|i| lines.get(i));
+            if let (Some(window), Some(raw)) = (d.line_text.strip_prefix('…'), raw) {
+                let raw = raw.trim_end_matches('\r');
+                let before: String = raw.chars().take(d.column.saturating_sub(1)).collect();
+                assert!(before.ends_with(window), "the shortened line is not the text before the column: {d}");
+                d.line_text = raw.to_string();
+            }
+            d
+        })
+        .collect()
+}

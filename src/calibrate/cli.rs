@@ -172,7 +172,9 @@ pub fn cmd_calibrate(args: &CalibrateArgs) -> i32 {
     let fit_opts = FitOptions {
         replications: args.fit_replications,
         seed: args.seed,
-        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         tolerance: args.tolerance,
         max_window_s: args.fit_max_window_s,
     };
@@ -214,7 +216,11 @@ pub fn cmd_calibrate(args: &CalibrateArgs) -> i32 {
         if written.csvs.is_empty() {
             String::new()
         } else {
-            format!(", {} empirical CSVs in {}", written.csvs.len(), out_dir.join(&data_dir).display())
+            format!(
+                ", {} empirical CSVs in {}",
+                written.csvs.len(),
+                out_dir.join(&data_dir).display()
+            )
         },
         scenario_path.display(),
         report_dir.display()
@@ -227,13 +233,19 @@ fn check_args(args: &CalibrateArgs) -> Result<(), String> {
         return Err("--threads must be at least 1".into());
     }
     if !(args.tolerance.is_finite() && args.tolerance > 0.0) {
-        return Err(format!("--tolerance {}: expected a share above 0, e.g. 0.1", args.tolerance));
+        return Err(format!(
+            "--tolerance {}: expected a share above 0, e.g. 0.1",
+            args.tolerance
+        ));
     }
     if !(args.warmup_s.is_finite() && args.warmup_s >= 0.0 && args.warmup_s <= 86_400.0) {
         return Err(format!("--warmup-s {}: expected 0 to 86400 seconds", args.warmup_s));
     }
     if !(args.fit_max_window_s.is_finite() && args.fit_max_window_s >= 1.0) {
-        return Err(format!("--fit-max-window-s {}: expected at least 1 second", args.fit_max_window_s));
+        return Err(format!(
+            "--fit-max-window-s {}: expected at least 1 second",
+            args.fit_max_window_s
+        ));
     }
     if args.fit_replications > 10_000 {
         return Err("--fit-replications: at most 10000".into());
@@ -246,8 +258,12 @@ fn check_args(args: &CalibrateArgs) -> Result<(), String> {
 
 fn write_all(out: &Path, out_dir: &Path, scenario: &Path, w: &emit::Written) -> Result<(), String> {
     let fail = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
-    files::ensure_writable(if out_dir.as_os_str().is_empty() { Path::new(".") } else { out_dir })
-        .map_err(|e| fail(out, e))?;
+    files::ensure_writable(if out_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        out_dir
+    })
+    .map_err(|e| fail(out, e))?;
     for (rel, text) in &w.csvs {
         let p = out_dir.join(rel);
         if let Some(d) = p.parent() {

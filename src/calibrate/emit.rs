@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::infer::{CallFit, Calibrated, DistFit, NetFit, ServiceFit};
+use super::infer::{Calibrated, CallFit, DistFit, NetFit, ServiceFit};
 
 /// What the files are called and how the starter scenario runs.
 #[derive(Clone, Debug)]
@@ -70,7 +70,13 @@ pub fn write(c: &Calibrated, o: &EmitOptions) -> Written {
     network(&mut t, c);
     for f in &c.flows {
         let _ = writeln!(t, "\n[[flows]]\nname = {}\nentry = {}", q(&f.name), q(&f.entry));
-        let _ = write!(t, "share = {}   # {} of {} requests", num(f.share), f.requests, c.requests);
+        let _ = write!(
+            t,
+            "share = {}   # {} of {} requests",
+            num(f.share),
+            f.requests,
+            c.requests
+        );
         if !f.other_entries.is_empty() {
             let others: Vec<String> = f.other_entries.iter().map(|(s, n)| format!("{s} {n}")).collect();
             let _ = write!(t, "; other entry services seen: {}", others.join(", "));
@@ -82,7 +88,12 @@ pub fn write(c: &Calibrated, o: &EmitOptions) -> Written {
         service(&mut t, s, o, &mut csvs, &mut used);
     }
     for qf in &c.queues {
-        let _ = writeln!(t, "\n[[queues]]\nname = {}\nregions = {}", q(&qf.name), list(&qf.regions));
+        let _ = writeln!(
+            t,
+            "\n[[queues]]\nname = {}\nregions = {}",
+            q(&qf.name),
+            list(&qf.regions)
+        );
         let _ = writeln!(
             t,
             "consumer = {}   # {} deliveries of {} published messages",
@@ -134,8 +145,19 @@ fn network(t: &mut String, c: &Calibrated) {
     }
 }
 
-fn service(t: &mut String, s: &ServiceFit, o: &EmitOptions, csvs: &mut Vec<(String, String)>, used: &mut BTreeSet<String>) {
-    let _ = writeln!(t, "\n[[services]]\nname = {}\nregions = {}", q(&s.name), list(&s.regions));
+fn service(
+    t: &mut String,
+    s: &ServiceFit,
+    o: &EmitOptions,
+    csvs: &mut Vec<(String, String)>,
+    used: &mut BTreeSet<String>,
+) {
+    let _ = writeln!(
+        t,
+        "\n[[services]]\nname = {}\nregions = {}",
+        q(&s.name),
+        list(&s.regions)
+    );
     let seen: Vec<String> = s.instances.iter().map(|(r, n)| format!("{r} {n}")).collect();
     let replicas_note = if s.spans == 0 {
         "not in traces (no server spans)".to_string()
@@ -219,7 +241,10 @@ fn call(t: &mut String, c: &CallFit) {
         let _ = writeln!(t, "  per_try_timeout_ms = {}", num(ms));
     }
     if let Some(r) = &c.retry {
-        let backoff = r.backoff_ms.map(|b| format!(", backoff_ms = {}", num(b))).unwrap_or_default();
+        let backoff = r
+            .backoff_ms
+            .map(|b| format!(", backoff_ms = {}", num(b)))
+            .unwrap_or_default();
         let _ = writeln!(
             t,
             "  retry = {{ attempts = {}{backoff}, jitter = {} }}   # {}",
@@ -254,7 +279,12 @@ fn scenario(c: &Calibrated, o: &EmitOptions) -> (String, f64, String) {
         "# Starter scenario from `chaoscal calibrate`: the calibrated mesh under the load\n\
          # the traces showed, without faults. Add [[faults]] to make it an experiment."
     );
-    let _ = writeln!(t, "[experiment]\nname = {}\ntopology = {}", q(&experiment), q(&o.topology_ref));
+    let _ = writeln!(
+        t,
+        "[experiment]\nname = {}\ntopology = {}",
+        q(&experiment),
+        q(&o.topology_ref)
+    );
     t.push_str("owner = \"unassigned\"   # set the owning team\n");
     t.push_str("hypothesis = \"The calibrated mesh meets the SLOs the traced mesh met, at the observed load\"\n");
     t.push_str("rollback = \"nothing to roll back: no faults\"\ntags = [\"calibrated\"]\n");
@@ -266,7 +296,11 @@ fn scenario(c: &Calibrated, o: &EmitOptions) -> (String, f64, String) {
         num(o.warmup_s),
         o.seed
     );
-    let rates: Vec<String> = c.rates.iter().map(|(r, x)| format!("{} = {}", key(r), num(*x))).collect();
+    let rates: Vec<String> = c
+        .rates
+        .iter()
+        .map(|(r, x)| format!("{} = {}", key(r), num(*x)))
+        .collect();
     let _ = writeln!(
         t,
         "\n[workload]\nrate_per_s = {{ {} }}   # root spans per second in each region",
@@ -297,7 +331,13 @@ fn scenario(c: &Calibrated, o: &EmitOptions) -> (String, f64, String) {
 
 fn dist(d: &DistFit, file: Option<&str>) -> String {
     match d {
-        DistFit::Percentiles { min, p50, p90, p99, max } => {
+        DistFit::Percentiles {
+            min,
+            p50,
+            p90,
+            p99,
+            max,
+        } => {
             // Rounding must keep the points in order.
             let mut v = [*min, *p50, *p90, *p99, *max].map(round6);
             for i in 1..v.len() {
@@ -325,7 +365,11 @@ pub fn num(x: f64) -> String {
     let x = if x.is_finite() { round6(x) } else { 0.0 };
     let s = format!("{x:.6}");
     let s = s.trim_end_matches('0');
-    if s.ends_with('.') { format!("{s}0") } else { s.to_string() }
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
 }
 
 /// A TOML basic string.
@@ -371,7 +415,13 @@ fn one_line(s: &str) -> String {
 pub fn safe(s: &str) -> String {
     let out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     let out = out.trim_start_matches('.').to_string();

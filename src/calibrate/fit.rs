@@ -107,7 +107,9 @@ pub const FEW_SPANS: u64 = 100;
 pub fn fit(c: &Calibrated, loaded: &LoadedScenario, opts: &FitOptions) -> (Vec<Row>, Vec<Row>, Option<Simulation>) {
     let mut scn = loaded.scenario.clone();
     let warmup_s = scn.warmup_ns as f64 / 1e9;
-    let window_s = (scn.duration_ns as f64 / 1e9 - warmup_s).min(opts.max_window_s).max(1.0);
+    let window_s = (scn.duration_ns as f64 / 1e9 - warmup_s)
+        .min(opts.max_window_s)
+        .max(1.0);
     scn.duration_ns = ((warmup_s + window_s) * 1e9) as u64;
     let topo = &loaded.topology;
     let hop_ms = entry_hop_ms(c);
@@ -127,14 +129,23 @@ pub fn fit(c: &Calibrated, loaded: &LoadedScenario, opts: &FitOptions) -> (Vec<R
     };
     // Simulated counts per replication, scaled from the counted window to the observed one.
     let scale = c.window_s.max(1e-9) / window_s / opts.replications.max(1) as f64;
-    let scale = if c.window_s > 0.0 { scale } else { 1.0 / opts.replications.max(1) as f64 };
+    let scale = if c.window_s > 0.0 {
+        scale
+    } else {
+        1.0 / opts.replications.max(1) as f64
+    };
     let mut flows = Vec::new();
     for f in &c.flows {
         let observed = Figures::of(&f.latency, f.requests as f64, f.errors as f64, f.requests as f64);
         let simulated = agg.as_ref().and_then(|a| {
             let id = topo.flow_by_name(&f.name)?;
             let s = &a.flows[id.index()];
-            let mut fig = Figures::of(&s.latency, s.requests as f64 * scale, s.failed as f64, s.requests as f64);
+            let mut fig = Figures::of(
+                &s.latency,
+                s.requests as f64 * scale,
+                s.failed as f64,
+                s.requests as f64,
+            );
             if f.server_roots * 2 >= f.requests {
                 for q in [&mut fig.p50_ms, &mut fig.p90_ms, &mut fig.p99_ms] {
                     *q = round3((*q - hop_ms).max(0.0));
@@ -142,7 +153,14 @@ pub fn fit(c: &Calibrated, loaded: &LoadedScenario, opts: &FitOptions) -> (Vec<R
             }
             Some(fig)
         });
-        flows.push(judge(&f.name, observed, simulated, f.requests, &f.latency, opts.tolerance));
+        flows.push(judge(
+            &f.name,
+            observed,
+            simulated,
+            f.requests,
+            &f.latency,
+            opts.tolerance,
+        ));
     }
     let mut services = Vec::new();
     for s in &c.services {
@@ -158,8 +176,10 @@ pub fn fit(c: &Calibrated, loaded: &LoadedScenario, opts: &FitOptions) -> (Vec<R
     let poor_services: Vec<String> = services.iter().filter(|r| r.poor).map(|r| r.name.clone()).collect();
     for row in flows.iter_mut().filter(|r| r.poor) {
         if !poor_services.is_empty() {
-            row.causes
-                .push(format!("services that fit poorly (below): {}", poor_services.join(", ")));
+            row.causes.push(format!(
+                "services that fit poorly (below): {}",
+                poor_services.join(", ")
+            ));
         }
     }
     (flows, services, sim)
@@ -218,10 +238,16 @@ fn judge(name: &str, observed: Figures, simulated: Option<Figures>, n: u64, h: &
             poor = true;
             causes.push("never reached in the simulation".to_string());
         }
-        for (what, o, s) in [("p50", observed.p50_ms, sim.p50_ms), ("p99", observed.p99_ms, sim.p99_ms)] {
+        for (what, o, s) in [
+            ("p50", observed.p50_ms, sim.p50_ms),
+            ("p99", observed.p99_ms, sim.p99_ms),
+        ] {
             if o > 0.0 && ((s / o) - 1.0).abs() > tol {
                 poor = true;
-                causes.push(format!("{what} off by {:+.0}% ({o} ms observed, {s} ms simulated)", (s / o - 1.0) * 100.0));
+                causes.push(format!(
+                    "{what} off by {:+.0}% ({o} ms observed, {s} ms simulated)",
+                    (s / o - 1.0) * 100.0
+                ));
             }
         }
         let (po, ps) = (observed.error_rate, sim.error_rate);
@@ -238,7 +264,11 @@ fn judge(name: &str, observed: Figures, simulated: Option<Figures>, n: u64, h: &
                 causes.push(format!(
                     "too few spans: the observed p99 of {n} is only known within {}–{} ms (95%)",
                     round3(lo),
-                    if hi.is_finite() { round3(hi).to_string() } else { "∞".to_string() }
+                    if hi.is_finite() {
+                        round3(hi).to_string()
+                    } else {
+                        "∞".to_string()
+                    }
                 ));
             }
         }

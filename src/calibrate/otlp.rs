@@ -202,9 +202,7 @@ impl Problem {
             ),
             Problem::BadTraceId => format!("{n} span{s} skipped: `traceId` is not 32 hex digits (or is all zero)"),
             Problem::BadSpanId => format!("{n} span{s} skipped: `spanId` is not 16 hex digits (or is all zero)"),
-            Problem::BadParentId => format!(
-                "{n} span{s} skipped: `parentSpanId` is neither empty nor 16 hex digits"
-            ),
+            Problem::BadParentId => format!("{n} span{s} skipped: `parentSpanId` is neither empty nor 16 hex digits"),
             Problem::BadTime => format!(
                 "{n} span{s} skipped: `startTimeUnixNano`/`endTimeUnixNano` missing or not a whole number of nanoseconds"
             ),
@@ -212,16 +210,16 @@ impl Problem {
             Problem::UnknownKind => format!(
                 "{n} span{s} with an unknown `kind` (expected 0-5: UNSPECIFIED, INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER), read as INTERNAL"
             ),
-            Problem::NoServiceName => format!(
-                "{n} span{s} whose resource has no `service.name`, read as service \"unknown_service\""
-            ),
+            Problem::NoServiceName => {
+                format!("{n} span{s} whose resource has no `service.name`, read as service \"unknown_service\"")
+            }
             Problem::NoRegion => format!(
                 "{n} span{s} whose resource has no `cloud.region`, read as region \"{}\"",
                 super::DEFAULT_REGION
             ),
-            Problem::NoInstance => format!(
-                "{n} span{s} whose resource has no `service.instance.id`: replicas are not counted for them"
-            ),
+            Problem::NoInstance => {
+                format!("{n} span{s} whose resource has no `service.instance.id`: replicas are not counted for them")
+            }
             Problem::TooManyNames => format!(
                 "more than {MAX_NAMES} distinct names (services, instances, flows, peers): {n} span{s} got \"{OVERFLOW_NAME}\""
             ),
@@ -231,10 +229,12 @@ impl Problem {
             Problem::ClockSkew => format!(
                 "{n} span{s} starting before their parent (clock skew): network latency is corrected per link, own work uses one host's clock"
             ),
-            Problem::DuplicateSpanId => format!("{n} span{s} skipped: a span with the same `spanId` is already in the trace"),
-            Problem::Unreachable => format!(
-                "{n} span{s} skipped: not reachable from a root (their parents form a cycle)"
-            ),
+            Problem::DuplicateSpanId => {
+                format!("{n} span{s} skipped: a span with the same `spanId` is already in the trace")
+            }
+            Problem::Unreachable => {
+                format!("{n} span{s} skipped: not reachable from a root (their parents form a cycle)")
+            }
             Problem::TraceTooLarge => format!(
                 "{n} span{s} skipped: their trace has more than {} spans",
                 super::MAX_TRACE_SPANS
@@ -381,9 +381,7 @@ fn read_lines<R: BufRead>(t: &mut Tracked<R>, cx: &mut ReadCx<'_>) -> io::Result
         let pos = t.pos.clone();
         let result = {
             let mut de = serde_json::Deserializer::from_reader(&mut *t);
-            DocSeed { cx, pos: &pos }
-                .deserialize(&mut de)
-                .and_then(|_| de.end())
+            DocSeed { cx, pos: &pos }.deserialize(&mut de).and_then(|_| de.end())
         };
         if let Err(e) = result {
             if e.is_io() {
@@ -393,7 +391,12 @@ fn read_lines<R: BufRead>(t: &mut Tracked<R>, cx: &mut ReadCx<'_>) -> io::Result
             if at.line != line_pos.line {
                 at = line_pos;
             }
-            malformed(cx, at, &e, "one OTLP/JSON document ({\"resourceSpans\": [...]}) per line");
+            malformed(
+                cx,
+                at,
+                &e,
+                "one OTLP/JSON document ({\"resourceSpans\": [...]}) per line",
+            );
             t.drain_line()?;
         }
     }
@@ -713,7 +716,10 @@ fn read_resource(v: &Value, names: &mut Names) -> Resource {
     Resource {
         service: names.intern(service.filter(|s| !s.is_empty()).unwrap_or("unknown_service")),
         region: names.intern(region.filter(|s| !s.is_empty()).unwrap_or(super::DEFAULT_REGION)),
-        instance: instance.filter(|s| !s.is_empty()).map(|s| names.intern(s)).unwrap_or(NO_NAME),
+        instance: instance
+            .filter(|s| !s.is_empty())
+            .map(|s| names.intern(s))
+            .unwrap_or(NO_NAME),
         missing_service: service.is_none_or(str::is_empty),
         missing_region: region.is_none_or(str::is_empty),
         missing_instance: instance.is_none_or(str::is_empty),

@@ -270,7 +270,9 @@ mod tests {
     fn files_and_memory_group_the_same() {
         // Spilled to 7 bucket files or kept in memory, every trace comes back whole and sorted.
         let dir = std::env::temp_dir().join(format!("chaoscal-spill-test-{}", std::process::id()));
-        let spans: Vec<Span> = (0..500u64).map(|i| span((i % 37) as u128 + 1, i + 1, 1000 - i)).collect();
+        let spans: Vec<Span> = (0..500u64)
+            .map(|i| span((i % 37) as u128 + 1, i + 1, 1000 - i))
+            .collect();
         let mut out = Vec::new();
         for count in [1, 7] {
             let mut b = Buckets::with_count(count, &dir).unwrap();

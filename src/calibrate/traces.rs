@@ -364,7 +364,11 @@ fn server_span(spans: &[Span], tree: &Tree, i: usize, flow: u32, tally: &mut Tal
     let all = tries(spans, tree, i, tally);
     network(spans, &all, tally);
     let calls = logical(all);
-    let waiting = covered(calls.iter().map(|c| (c.start(), c.end())).collect(), s.start_ns, s.end_ns);
+    let waiting = covered(
+        calls.iter().map(|c| (c.start(), c.end())).collect(),
+        s.start_ns,
+        s.end_ns,
+    );
     let own_ns = s.duration_ns() - waiting;
     let any_failed = calls.iter().any(Logical::failed);
     let own_failure = s.error && !any_failed;
@@ -437,8 +441,7 @@ fn edge(s: &Span, c: &Logical, flow: u32, tally: &mut Tally) {
 fn pair(caller: u32, a: &Logical, b: &Logical, tally: &mut Tally) {
     let (first, second) = if a.target < b.target { (a, b) } else { (b, a) };
     let p = tally.pairs.entry((caller, first.target, second.target)).or_default();
-    let together = first.start() == second.start()
-        || (first.start() < second.end() && second.start() < first.end());
+    let together = first.start() == second.start() || (first.start() < second.end() && second.start() < first.end());
     if together {
         p.overlap += 1;
     } else if first.end() <= second.start() {

@@ -102,7 +102,11 @@ impl Gen {
             r#"{{"traceId":"{:032x}","spanId":"{:016x}","parentSpanId":"{}","name":"{}","kind":{},"startTimeUnixNano":"{}","endTimeUnixNano":"{}""#,
             s.trace,
             s.id,
-            if s.parent == 0 { String::new() } else { format!("{:016x}", s.parent) },
+            if s.parent == 0 {
+                String::new()
+            } else {
+                format!("{:016x}", s.parent)
+            },
             s.name,
             s.kind,
             s.start,
@@ -249,7 +253,7 @@ impl Gen {
                     break;
                 }
                 if k < 2 {
-                    t += 10 * MS << k;
+                    t += (10 * MS) << k;
                 }
             }
         }
@@ -321,7 +325,12 @@ fn calibrate(dir: &Path, traces: &[&Path], extra: &[&str]) -> std::process::Outp
     let report = dir.join("report");
     let mut args: Vec<String> = vec!["calibrate".into()];
     args.extend(traces.iter().map(|p| p.display().to_string()));
-    args.extend(["--out".into(), out.display().to_string(), "--report".into(), report.display().to_string()]);
+    args.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--report".into(),
+        report.display().to_string(),
+    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run_cli(&refs)
@@ -342,7 +351,11 @@ fn round_trip_gives_back_the_graph_latency_and_availability() {
     let g = Gen::run(12, 30_000);
     let traces = dir.join("traces.jsonl");
     std::fs::write(&traces, g.jsonl()).unwrap();
-    let o = calibrate(&dir, &[&traces], &["--fit-replications", "8", "--threads", "2", "--quiet"]);
+    let o = calibrate(
+        &dir,
+        &[&traces],
+        &["--fit-replications", "8", "--threads", "2", "--quiet"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let t = toml_of(&dir.join("topologies/cal.toml"));
     // The call graph, stages and the conditional call.
@@ -351,7 +364,10 @@ fn round_trip_gives_back_the_graph_latency_and_availability() {
     assert_eq!(gw["auth"]["stage"].as_integer(), Some(1));
     assert_eq!(gw["catalog"]["stage"].as_integer(), Some(1));
     assert_eq!(gw["payments"]["stage"].as_integer(), Some(2));
-    assert_eq!(gw["payments"]["flows"].as_array().unwrap()[0].as_str(), Some("checkout"));
+    assert_eq!(
+        gw["payments"]["flows"].as_array().unwrap()[0].as_str(),
+        Some("checkout")
+    );
     let retry = gw["payments"]["retry"].as_table().unwrap();
     assert_eq!(retry["attempts"].as_integer(), Some(3));
     assert_eq!(retry["backoff_ms"].as_float(), Some(10.0));
@@ -366,23 +382,44 @@ fn round_trip_gives_back_the_graph_latency_and_availability() {
     assert_eq!(queue["consumer"].as_str(), Some("ledger"));
     assert!(calls(&t, "tokens").is_empty() && calls(&t, "recommendations").is_empty());
     // Own failures: payments fails 10% of its tries itself; auth's failures are its callee's.
-    let payments = t["services"].as_array().unwrap().iter().find(|s| s["name"].as_str() == Some("payments")).unwrap();
+    let payments = t["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some("payments"))
+        .unwrap();
     let rate = payments["error_rate"].as_float().unwrap();
-    assert!((rate - PAYMENT_FAILS).abs() < 4.0 * (0.09 / 9_900.0f64).sqrt(), "error_rate {rate}");
-    let auth = t["services"].as_array().unwrap().iter().find(|s| s["name"].as_str() == Some("auth")).unwrap();
+    assert!(
+        (rate - PAYMENT_FAILS).abs() < 4.0 * (0.09 / 9_900.0f64).sqrt(),
+        "error_rate {rate}"
+    );
+    let auth = t["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some("auth"))
+        .unwrap();
     assert!(auth.get("error_rate").is_none());
     // The network: 0.5 ms inside a region, 40 ms between them.
     let net = t["network"].as_table().unwrap();
     assert_eq!(net["intra_region"]["p50_ms"].as_float(), Some(0.5));
-    assert_eq!(net["links"].as_array().unwrap()[0]["latency"]["p50_ms"].as_float(), Some(40.0));
+    assert_eq!(
+        net["links"].as_array().unwrap()[0]["latency"]["p50_ms"].as_float(),
+        Some(40.0)
+    );
     // The fit, per flow.
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report/calibration.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report/calibration.json")).unwrap()).unwrap();
     for f in report["flows"].as_array().unwrap() {
         let (o, s) = (&f["observed"], &f["simulated"]);
         for q in ["p50_ms", "p99_ms"] {
             let (a, b) = (o[q].as_f64().unwrap(), s[q].as_f64().unwrap());
             eprintln!("{} {q}: observed {a}, simulated {b}", f["name"]);
-            assert!((b / a - 1.0).abs() <= 0.05, "{} {q}: observed {a}, simulated {b}", f["name"]);
+            assert!(
+                (b / a - 1.0).abs() <= 0.05,
+                "{} {q}: observed {a}, simulated {b}",
+                f["name"]
+            );
         }
         // Availability: the two error rates differ by less than 3 standard errors of the difference.
         let (po, ps) = (o["error_rate"].as_f64().unwrap(), s["error_rate"].as_f64().unwrap());
@@ -390,7 +427,11 @@ fn round_trip_gives_back_the_graph_latency_and_availability() {
         let pooled = (po * no + ps * ns) / (no + ns);
         let se = (pooled * (1.0 - pooled) * (1.0 / no + 1.0 / ns)).sqrt();
         eprintln!("{} error rate: observed {po}, simulated {ps}, se {se}", f["name"]);
-        assert!((po - ps).abs() <= 3.0 * se, "{} error rate: observed {po}, simulated {ps}", f["name"]);
+        assert!(
+            (po - ps).abs() <= 3.0 * se,
+            "{} error rate: observed {po}, simulated {ps}",
+            f["name"]
+        );
     }
 }
 
@@ -414,7 +455,13 @@ fn written(texts: &[(&Path, &str)], buckets: Option<(usize, &Path)>) -> String {
         }
     };
     assert!(diags.is_empty(), "{diags:?}");
-    let model = infer::infer(&read.tally, &read.names, &InferOptions { service_time: ServiceTimeForm::Auto });
+    let model = infer::infer(
+        &read.tally,
+        &read.names,
+        &InferOptions {
+            service_time: ServiceTimeForm::Auto,
+        },
+    );
     let opts = EmitOptions {
         name: "cal".into(),
         data_dir: "cal-service-times".into(),
@@ -432,7 +479,12 @@ fn written(texts: &[(&Path, &str)], buckets: Option<(usize, &Path)>) -> String {
 /// Asserts two texts are equal, showing the first line that differs.
 fn assert_same(what: &str, a: &str, b: &str) {
     if a != b {
-        let (n, (x, y)) = a.lines().zip(b.lines()).enumerate().find(|(_, (x, y))| x != y).unwrap_or((0, ("", "")));
+        let (n, (x, y)) = a
+            .lines()
+            .zip(b.lines())
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+            .unwrap_or((0, ("", "")));
         panic!("{what}: line {} differs:\n  {x}\n  {y}", n + 1);
     }
 }
@@ -444,7 +496,7 @@ fn calibration_does_not_depend_on_file_split_order_or_grouping() {
     let g = Gen::run(3, 3_000);
     let lines: Vec<String> = g.jsonl().lines().map(str::to_string).collect();
     let one = lines.join("\n");
-    let mut parts = vec![String::new(), String::new(), String::new()];
+    let mut parts = [String::new(), String::new(), String::new()];
     for (i, l) in lines.iter().rev().enumerate() {
         parts[i % 3].push_str(l);
         parts[i % 3].push('\n');
@@ -471,7 +523,10 @@ fn calibrated_files_validate_and_the_fit_is_the_same_for_any_thread_count() {
         reports.push(std::fs::read_to_string(dir.join("report/calibration.json")).unwrap());
     }
     assert_eq!(reports[0], reports[1]);
-    let v = run_cli(&["validate", &dir.join("topologies/cal.scenario.toml").display().to_string()]);
+    let v = run_cli(&[
+        "validate",
+        &dir.join("topologies/cal.scenario.toml").display().to_string(),
+    ]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }
 
@@ -484,16 +539,27 @@ fn bad_trace_files_get_located_errors_or_counted_warnings() {
     let o = calibrate(&dir, &[&f("malformed.jsonl")], &["--fit-replications", "0"]);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(e.contains("malformed.jsonl:2:201: error: the JSON ends too early"), "{e}");
+    assert!(
+        e.contains("malformed.jsonl:2:201: error: the JSON ends too early"),
+        "{e}"
+    );
     assert!(!dir.join("topologies/cal.toml").exists());
     // ... unless asked to calibrate from the rest.
-    let o = calibrate(&dir, &[&f("malformed.jsonl")], &["--fit-replications", "0", "--skip-malformed"]);
+    let o = calibrate(
+        &dir,
+        &[&f("malformed.jsonl")],
+        &["--fit-replications", "0", "--skip-malformed"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // Orphans, clock skew and an unknown kind are counted warnings, located at the first one.
     let o = calibrate(&dir, &[&f("warnings.json")], &["--fit-replications", "0", "--quiet"]);
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
-    for want in ["whose parent is not in the files", "starting before their parent", "unknown `kind`"] {
+    for want in [
+        "whose parent is not in the files",
+        "starting before their parent",
+        "unknown `kind`",
+    ] {
         assert!(e.contains(want), "missing {want:?} in:\n{e}");
     }
     assert!(e.contains("warnings.json:"), "{e}");

@@ -69,9 +69,7 @@ pub fn queues(cx: &mut Cx<'_>, notes: &mut Vec<String>) -> Vec<QueueFit> {
         };
         let written = if cx.t.services.contains_key(&q) {
             let w = format!("{name}-queue");
-            notes.push(format!(
-                "queue \"{name}\" has a service's name: written as \"{w}\""
-            ));
+            notes.push(format!("queue \"{name}\" has a service's name: written as \"{w}\""));
             w
         } else {
             name
@@ -145,7 +143,10 @@ fn flip(p: &PairTally) -> PairTally {
 pub fn calls_of(cx: &mut Cx<'_>, caller: u32, notes: &mut Vec<String>) -> Vec<CallFit> {
     let caller_name = cx.names.get(caller).to_string();
     let mut edges: BTreeMap<Target, EdgeTally> = BTreeMap::new();
-    for (&(c, target), e) in cx.t.edges.range((caller, Target::Service(0))..=(caller, Target::Peer(u32::MAX))) {
+    for (&(c, target), e) in
+        cx.t.edges
+            .range((caller, Target::Service(0))..=(caller, Target::Peer(u32::MAX)))
+    {
         debug_assert_eq!(c, caller);
         let target = cx.norm(target);
         if target == Target::Service(caller) {
@@ -204,7 +205,10 @@ pub fn calls_of(cx: &mut Cx<'_>, caller: u32, notes: &mut Vec<String>) -> Vec<Ca
 /// A target B is the fallback of A when B was (almost) only called after
 /// A failed — at least 90% of B's calls — and after at least half of A's
 /// failures. The A with most such calls wins.
-fn fallbacks(edges: &BTreeMap<Target, EdgeTally>, pairs: &BTreeMap<(Target, Target), PairTally>) -> BTreeMap<Target, Target> {
+fn fallbacks(
+    edges: &BTreeMap<Target, EdgeTally>,
+    pairs: &BTreeMap<(Target, Target), PairTally>,
+) -> BTreeMap<Target, Target> {
     let mut best: BTreeMap<Target, (Target, u64)> = BTreeMap::new();
     for (&b, eb) in edges {
         if matches!(b, Target::Queue(_)) {
@@ -307,10 +311,18 @@ fn call(
         let broken: u64 = earlier.iter().map(|x| x.breaks.get(&f).copied().unwrap_or(0)).sum();
         den += reached - broken as i64;
     }
-    let p = if den > 0 { (num as f64 / den as f64).min(1.0) } else { 1.0 };
+    let p = if den > 0 {
+        (num as f64 / den as f64).min(1.0)
+    } else {
+        1.0
+    };
     let flows = flows_of(cx, caller, &used);
     let (timeout_ms, per_try_timeout_ms) = timeouts(e, &mut notes);
-    let retry = if matches!(target, Target::Queue(_)) { None } else { retry(e) };
+    let retry = if matches!(target, Target::Queue(_)) {
+        None
+    } else {
+        retry(e)
+    };
     let breaks: u64 = e.breaks.values().sum();
     let required = fallback.is_some() || e.failed == 0 || breaks >= e.failed_caller_ok;
     if !required {
@@ -320,7 +332,10 @@ fn call(
         ));
     }
     if e.unpaired > 0 && matches!(target, Target::Service(_)) {
-        notes.push(format!("{} tries without a server span (spans lost or not sampled)", e.unpaired));
+        notes.push(format!(
+            "{} tries without a server span (spans lost or not sampled)",
+            e.unpaired
+        ));
     }
     CallFit {
         to: cx.name(target),
@@ -345,13 +360,12 @@ fn flows_of(cx: &Cx<'_>, caller: u32, used: &[u32]) -> Option<Vec<String>> {
         return None;
     }
     let mine: BTreeSet<&String> = used.iter().filter_map(|f| cx.flow_map.get(f)).collect();
-    let served: BTreeSet<&String> = cx
-        .t
-        .reached
-        .range((caller, 0)..=(caller, u32::MAX))
-        .filter(|&(&(_, f), &n)| n > 0 && f != NO_NAME)
-        .filter_map(|(&(_, f), _)| cx.flow_map.get(&f))
-        .collect();
+    let served: BTreeSet<&String> =
+        cx.t.reached
+            .range((caller, 0)..=(caller, u32::MAX))
+            .filter(|&(&(_, f), &n)| n > 0 && f != NO_NAME)
+            .filter_map(|(&(_, f), _)| cx.flow_map.get(&f))
+            .collect();
     if mine.is_empty() || served.is_subset(&mine) {
         None
     } else {
@@ -392,7 +406,10 @@ fn timeouts(e: &EdgeTally, notes: &mut Vec<String>) -> (Option<f64>, Option<f64>
         let v = ms(tries.quantile(0.5));
         if timeout.is_none_or(|t| v < t) {
             per_try = Some(v);
-            notes.push(format!("per_try_timeout_ms: {} tr(ies) timed out after {v} ms", tries.count()));
+            notes.push(format!(
+                "per_try_timeout_ms: {} tr(ies) timed out after {v} ms",
+                tries.count()
+            ));
         }
     }
     if e.timed_out.count() > 0 && timeout.is_none() && per_try.is_none() {
