@@ -191,7 +191,7 @@ fn service(
             let rel = format!("{}/{file}", o.data_dir);
             let mut text = String::from("service_time_ms\n");
             for v in values {
-                let _ = writeln!(text, "{}", num(*v));
+                let _ = writeln!(text, "{}", num(v.clamp(0.0, MAX_MS)));
             }
             csvs.push((rel.clone(), text));
             Some(rel)
@@ -235,15 +235,15 @@ fn call(t: &mut String, c: &CallFit) {
         );
     }
     if let Some(ms) = c.timeout_ms {
-        let _ = writeln!(t, "  timeout_ms = {}", num(ms));
+        let _ = writeln!(t, "  timeout_ms = {}", num(ms.clamp(0.001, MAX_MS)));
     }
     if let Some(ms) = c.per_try_timeout_ms {
-        let _ = writeln!(t, "  per_try_timeout_ms = {}", num(ms));
+        let _ = writeln!(t, "  per_try_timeout_ms = {}", num(ms.clamp(0.001, MAX_MS)));
     }
     if let Some(r) = &c.retry {
         let backoff = r
             .backoff_ms
-            .map(|b| format!(", backoff_ms = {}", num(b)))
+            .map(|b| format!(", backoff_ms = {}", num(b.clamp(0.0, 3_600_000.0))))
             .unwrap_or_default();
         let _ = writeln!(
             t,
@@ -339,7 +339,7 @@ fn dist(d: &DistFit, file: Option<&str>) -> String {
             max,
         } => {
             // Rounding must keep the points in order.
-            let mut v = [*min, *p50, *p90, *p99, *max].map(round6);
+            let mut v = [*min, *p50, *p90, *p99, *max].map(|x| round6(x.clamp(0.0, MAX_MS)));
             for i in 1..v.len() {
                 v[i] = v[i].max(v[i - 1]);
             }
@@ -355,6 +355,10 @@ fn dist(d: &DistFit, file: Option<&str>) -> String {
         DistFit::Empirical(_) => format!("{{ dist = \"empirical\", file = {} }}", q(file.unwrap_or(""))),
     }
 }
+
+/// The largest duration written (a day, in ms): spans are at most a day
+/// long, but differences between unsynchronised hosts' clocks are not.
+pub const MAX_MS: f64 = 86_400_000.0;
 
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6

@@ -70,6 +70,10 @@ impl Kind {
     }
 }
 
+/// A span longer than this (a day) is skipped (counted): it is not a
+/// request's work, and the values calibrate writes stay within a day.
+pub const MAX_SPAN_NS: u64 = 86_400 * 1_000_000_000;
+
 /// No name (an index into [`Names`]).
 pub const NO_NAME: u32 = u32::MAX;
 
@@ -177,6 +181,7 @@ pub enum Problem {
     BadParentId,
     BadTime,
     EndsBeforeStart,
+    TooLong,
     UnknownKind,
     NoServiceName,
     NoRegion,
@@ -207,6 +212,7 @@ impl Problem {
                 "{n} span{s} skipped: `startTimeUnixNano`/`endTimeUnixNano` missing or not a whole number of nanoseconds"
             ),
             Problem::EndsBeforeStart => format!("{n} span{s} skipped: it ends before it starts"),
+            Problem::TooLong => format!("{n} span{s} skipped: longer than a day (not a request's work)"),
             Problem::UnknownKind => format!(
                 "{n} span{s} with an unknown `kind` (expected 0-5: UNSPECIFIED, INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER), read as INTERNAL"
             ),
@@ -945,6 +951,8 @@ impl RawSpan {
             Some(Problem::BadTime)
         } else if end < start {
             Some(Problem::EndsBeforeStart)
+        } else if end.zip(start).is_some_and(|(e, s)| e - s > MAX_SPAN_NS) {
+            Some(Problem::TooLong)
         } else {
             None
         };

@@ -623,3 +623,20 @@ fn a_gigabyte_of_traces_is_grouped_with_bounded_memory() {
     assert!(read.buckets >= 16);
     assert!(peak < 256.0, "peak RSS {peak:.0} MiB");
 }
+
+#[test]
+fn a_span_lasting_decades_is_skipped_and_what_is_written_loads() {
+    // A fuzzer's find: a client span of 54 years made a service time of 1.7e12 ms, which the
+    // loader refuses. Spans over a day are skipped (counted) and written durations capped.
+    let dir = scratch("calibrate-decades");
+    let f = PathBuf::from(FIXTURES).join("fuzz-span-lasting-decades.jsonl");
+    let o = calibrate(&dir, &[&f], &["--fit-replications", "1", "--skip-malformed", "--quiet"]);
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("longer than a day"), "{e}");
+    let v = run_cli(&[
+        "validate",
+        &dir.join("topologies/cal.scenario.toml").display().to_string(),
+    ]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
