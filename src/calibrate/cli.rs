@@ -140,6 +140,13 @@ pub fn cmd_calibrate(args: &CalibrateArgs) -> i32 {
         ServiceTimeArg::Empirical => ServiceTimeForm::Empirical,
     };
     let model = infer::infer(&read.tally, &read.names, &InferOptions { service_time: form });
+    if model.flows.is_empty() {
+        eprintln!(
+            "error: none of the {} requests reached a SERVER span, so no flow has an entry service: nothing to calibrate",
+            read.tally.requests
+        );
+        return 2;
+    }
     let name = args.name.clone().unwrap_or_else(|| stem.clone());
     let data_dir = format!("{}-service-times", emit::safe(&stem));
     let emit_opts = EmitOptions {
