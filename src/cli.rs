@@ -1,5 +1,5 @@
 //! The command line: one command per file — `run`, `check`, `sweep`,
-//! `merge`, `report`, `validate`, `list`, `bench` — and what they share here
+//! `merge`, `report`, `validate`, `list`, `graph`, `bench` — and what they share here
 //! (the simulation flags, loading scenarios, printing diagnostics, the
 //! progress bar, running a scenario's replications).
 //!
@@ -8,6 +8,7 @@
 
 mod bench;
 mod check;
+mod graph;
 mod list;
 mod merge;
 mod report;
@@ -57,6 +58,8 @@ pub enum Command {
     Import(crate::import::ImportArgs),
     /// OpenTelemetry traces (OTLP/JSON) → a topology, a starter scenario and a fit report.
     Calibrate(crate::calibrate::CalibrateArgs),
+    /// The service graph as DOT and SVG: regions as clusters, each service's static blast radius.
+    Graph(graph::GraphArgs),
     /// Measure simulated events per second (an event: an arrival or a service completion).
     Bench(bench::BenchArgs),
 }
@@ -73,6 +76,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Report(args) => report::cmd_report(&args),
         Command::Validate(args) => validate::cmd_validate(&args),
         Command::List(args) => list::cmd_list(&args),
+        Command::Graph(args) => graph::cmd_graph(&args),
         Command::Bench(args) => bench::cmd_bench(&args),
     }
 }
@@ -205,16 +209,6 @@ fn load_scenarios(paths: &[PathBuf]) -> (Vec<LoadedScenario>, Vec<Diagnostic>) {
 fn dedup(diags: &mut Vec<Diagnostic>) {
     let mut seen = std::collections::BTreeSet::new();
     diags.retain(|d| seen.insert(d.to_string()));
-}
-
-/// What a scenario uses that the engine does not simulate yet, as a message.
-fn not_simulated(ls: &LoadedScenario) -> Option<String> {
-    (!ls.scenario.not_simulated.is_empty()).then(|| {
-        format!(
-            "uses what the engine does not simulate yet: {}",
-            ls.scenario.not_simulated.join(", ")
-        )
-    })
 }
 
 /// Checks before simulating that results can be written into `dir`

@@ -33,6 +33,10 @@
 //!   (`docs/outputs.md`); [`present`] draws them for people; [`gate`] judges
 //!   them for CI; [`sweep`] repeats runs over a grid; [`cli`] is the command
 //!   line, one file per command.
+//! * [`telemetry`] writes one replication as OpenTelemetry traces and
+//!   Prometheus series (`run --replication I --trace/--metrics`,
+//!   `docs/telemetry.md`): the replication builds them when asked
+//!   ([`observe::telemetry`]) and hands them to a sink outside the core.
 //!
 //! The deterministic core (`sim`, `observe`) does no file I/O, reads no clock
 //! and spawns no threads.
@@ -43,8 +47,9 @@
 //! 2. Every fault's windows are drawn up front from the fault stream
 //!    ([`sim::chaos::timeline`]).
 //! 3. Arrivals, deliveries, service completions, responses, timeouts,
-//!    retries, health checks, fault windows and guardrail checks are events;
-//!    the engine pops them in order and the replication handles each.
+//!    retries, health checks, fault windows, guardrail checks and a
+//!    rollout's steps and analysis measurements are events; the engine pops
+//!    them in order and the replication handles each.
 //! 4. Every figure is recorded in bounded form (counts, histograms, time
 //!    buckets) for requests arriving after warm-up; requests still open 120 s
 //!    after the end count as failed.
@@ -81,3 +86,4 @@ pub mod present;
 pub mod results;
 pub mod sim;
 pub mod sweep;
+pub mod telemetry;

@@ -10,12 +10,14 @@
 //!
 //! * `topology.rs`: regions, network, flows, services and their calls, queues;
 //!   `kubernetes.rs`: how they map onto namespaces and pod labels.
-//! * `scenario.rs`: run, workload, faults, SLOs, blast radius, guardrails, expectations.
+//! * `scenario.rs`: run, workload, faults, SLOs, blast radius, guardrails, rollout, expectations.
+//! * `reach.rs`: the dependency graph and static blast radii.
 //! * `dist.rs`: distributions of durations and values; `ids.rs`: newtype ids over indices.
 
 mod dist;
 mod ids;
 mod kubernetes;
+pub mod reach;
 mod scenario;
 mod topology;
 
@@ -23,8 +25,8 @@ pub use dist::Dist;
 pub use ids::{FlowId, QueueId, RegionId, ServiceId};
 pub use kubernetes::{KubernetesMapping, KubernetesMatch, REGION_LABEL};
 pub use scenario::{
-    Action, BlastRadius, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Scenario, Slo,
-    SloKind, Surge,
+    Action, Analysis, BlastRadius, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount, RandomFault, Release,
+    Rollout, RolloutStep, Scenario, Slo, SloKind, Surge,
 };
 pub use topology::{
     Balancer, Breaker, Call, CallTarget, Fallback, Flow, HealthCheck, Jitter, Locality, OnCatch, Outlier, Quality,

@@ -184,6 +184,9 @@ pub struct ReplicationRow {
     /// Per time bucket and flow (`bucket * flows + flow`): requests per
     /// second, error rate, latency p50 and p99 in ms.
     pub series: Vec<[f32; 4]>,
+    /// Per time bucket and flow: the error rate over the [`ROLLING_BUCKETS`]
+    /// buckets ending with it (fewer at the start), readable at low rates.
+    pub error_rate_rolling: Vec<f32>,
     /// Per time bucket: whether a fault was active at some point in it.
     pub fault_active: Vec<bool>,
     /// Per time bucket: breaker openings.
@@ -192,6 +195,8 @@ pub struct ReplicationRow {
     pub guardrails: Vec<crate::sim::GuardOutcome>,
     /// Against the counterfactual twin, when the run had twins.
     pub twin: Option<TwinOutcome>,
+    /// What the rollout did (with a `[rollout]`).
+    pub rollout: Option<crate::sim::RolloutOutcome>,
 }
 
 /// Everything a run of one scenario measured, over all its replications.
@@ -269,6 +274,7 @@ impl Aggregate {
         }
         self.wrong_caught += rec.wrong_caught;
         let (series, fault_active, breaker_opens_at) = bucket_series(rec, &out.fault_windows, scn);
+        let error_rate_rolling = rolling_error_rate(rec);
         self.rows.push(ReplicationRow {
             index: out.index,
             events: out.events,
@@ -287,10 +293,12 @@ impl Aggregate {
             blast,
             wrong_outputs: rec.flows.iter().map(|f| f.wrong_outputs).sum(),
             series,
+            error_rate_rolling,
             fault_active,
             breaker_opens_at,
             guardrails: out.guardrails,
             twin,
+            rollout: out.rollout,
         });
     }
 
@@ -552,6 +560,36 @@ fn bucket_series(
         }
     }
     (series, fault_active, opens)
+}
+
+/// Buckets in the rolling error rate: 6 × 10 s, one minute.
+pub const ROLLING_BUCKETS: usize = 6;
+
+/// Per (bucket, flow): failed / requests over the [`ROLLING_BUCKETS`]
+/// buckets ending with it. At 10 s a low error rate is mostly zeros and
+/// single failures; a minute holds enough requests to show a 0.05% → 0.1%
+/// step at a few hundred requests per second.
+fn rolling_error_rate(rec: &crate::observe::Recorder) -> Vec<f32> {
+    let nb = rec.buckets.first().map(|b| b.len()).unwrap_or(0);
+    let nf = rec.buckets.len();
+    let mut out = vec![0.0f32; nb * nf];
+    for (f, buckets) in rec.buckets.iter().enumerate() {
+        let (mut req, mut failed) = (0u64, 0u64);
+        for b in 0..nb {
+            req += buckets[b].requests as u64;
+            failed += buckets[b].failed as u64;
+            if b >= ROLLING_BUCKETS {
+                req -= buckets[b - ROLLING_BUCKETS].requests as u64;
+                failed -= buckets[b - ROLLING_BUCKETS].failed as u64;
+            }
+            out[b * nf + f] = if req == 0 {
+                0.0
+            } else {
+                (failed as f64 / req as f64) as f32
+            };
+        }
+    }
+    out
 }
 
 /// The 95% Wilson score interval of a binomial proportion k/n.

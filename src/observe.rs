@@ -7,6 +7,7 @@
 //! replication order by the caller).
 
 pub mod histogram;
+pub mod telemetry;
 
 pub use histogram::{CoarseHistogram, Histogram};
 
@@ -534,7 +535,7 @@ impl Recorder {
     /// The blast radius of this replication per the scenario's `degraded_when`
     /// (defaults when the scenario declares none).
     pub fn blast(&self, scn: &Scenario, regions: usize) -> BlastOutcome {
-        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        if !scn.has_change() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return BlastOutcome::default();
         }
         let (err_limit, factor) = degraded_when(scn);
@@ -569,7 +570,7 @@ impl Recorder {
     /// This replication against its counterfactual twin (the same
     /// replication run with the faults off; see [`TwinOutcome`]).
     pub fn versus_twin(&self, twin: &Recorder, scn: &Scenario, regions: usize) -> TwinOutcome {
-        if scn.faults.is_empty() || self.fault_window_ns.0 == self.fault_window_ns.1 {
+        if !scn.has_change() || self.fault_window_ns.0 == self.fault_window_ns.1 {
             return TwinOutcome {
                 excess_failed: vec![0; self.flows.len()],
                 excess_p99_ns: vec![0; self.flows.len()],
@@ -684,68 +685,7 @@ fn breached(scn: &Scenario, services: u32, regions: u32) -> bool {
 }
 
 /// The static blast radius: every service that transitively calls a fault
-/// target (calls and fallbacks, from the graph), the targets included.
-/// Targets: a service fault's service; every service of an outaged region or
-/// of a link's two regions; a stalled queue's publishers and consumer.
+/// target (see [`crate::model::reach`]).
 pub fn static_blast_radius(topo: &Topology, scn: &Scenario) -> Vec<usize> {
-    use crate::model::{CallTarget, Fallback};
-    use petgraph::graph::DiGraph;
-    use petgraph::visit::{Dfs, Reversed};
-    let n = topo.services.len();
-    let mut graph: DiGraph<(), ()> = DiGraph::new();
-    let nodes: Vec<_> = (0..n).map(|_| graph.add_node(())).collect();
-    for (s, svc) in topo.services.iter().enumerate() {
-        for c in &svc.calls {
-            match c.to {
-                CallTarget::Service(t) => {
-                    graph.add_edge(nodes[s], nodes[t.index()], ());
-                }
-                // A publish depends on the broker, and its consumer's work on the message.
-                CallTarget::Queue(q) => {
-                    graph.add_edge(nodes[s], nodes[topo.queues[q.index()].consumer.index()], ());
-                }
-            }
-            if let Some(Fallback::Service(f)) = c.fallback {
-                graph.add_edge(nodes[s], nodes[f.index()], ());
-            }
-        }
-    }
-    let mut targets = vec![false; n];
-    for f in &scn.faults {
-        if let Some(s) = f.service {
-            targets[s.index()] = true;
-        }
-        let regions: Vec<usize> = match f.link {
-            Some((a, b)) => vec![a.index(), b.index()],
-            None if f.service.is_none() && f.queue.is_none() => {
-                (0..topo.regions.len()).filter(|&r| f.regions[r]).collect()
-            }
-            None => Vec::new(),
-        };
-        for (s, svc) in topo.services.iter().enumerate() {
-            if regions.iter().any(|&r| svc.present[r]) {
-                targets[s] = true;
-            }
-        }
-        if let Some(q) = f.queue {
-            targets[topo.queues[q.index()].consumer.index()] = true;
-            for (s, svc) in topo.services.iter().enumerate() {
-                if svc.calls.iter().any(|c| c.to == CallTarget::Queue(q)) {
-                    targets[s] = true;
-                }
-            }
-        }
-    }
-    let reversed = Reversed(&graph);
-    let mut hit = vec![false; n];
-    for (t, is_target) in targets.iter().enumerate() {
-        if !is_target {
-            continue;
-        }
-        let mut dfs = Dfs::new(reversed, nodes[t]);
-        while let Some(x) = dfs.next(reversed) {
-            hit[x.index()] = true;
-        }
-    }
-    (0..n).filter(|&s| hit[s]).collect()
+    crate::model::reach::static_blast_radius(topo, scn)
 }

@@ -1,7 +1,8 @@
 //! Showing results to people and to CI: the console summary of a run and
 //! of a check ([`console`]), the charts ([`charts`], plotters, SVG and
 //! PNG), the HTML report and catalog index ([`html`]), the JUnit XML and
-//! Markdown of `check` ([`junit`], [`markdown`]) and the outputs of a
+//! Markdown of `check` ([`junit`], [`markdown`]), the service graph
+//! ([`graph`], DOT and SVG) and the outputs of a
 //! sweep ([`sweep`]). Text placed in markup goes through one escaper
 //! ([`escape`]).
 //!
@@ -13,6 +14,7 @@
 pub mod charts;
 pub mod console;
 pub mod escape;
+pub mod graph;
 pub mod html;
 pub mod junit;
 pub mod markdown;

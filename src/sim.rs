@@ -11,7 +11,8 @@
 //!   (circuit breaker, retry backoff and budget, bulkhead, outlier
 //!   detection, token bucket);
 //! * `replication` — the mesh of one replication: replicas, calls, requests,
-//!   queues and guardrails, and the event handlers that move them.
+//!   queues, guardrails and a canary rollout, and the event handlers that
+//!   move them.
 //!
 //! # The life of a request
 //! 1. An arrival in region R picks a flow and becomes a *root call* to the
@@ -47,5 +48,8 @@ pub mod streams;
 
 pub use chaos::FaultWindow;
 pub use engine::Time;
-pub use replication::{BUDGET_WINDOW_NS, DRAIN_NS, GuardOutcome, ReplicationOutput, run_replication, run_twin};
+pub use replication::{
+    BUDGET_WINDOW_NS, DRAIN_NS, GuardOutcome, ReplicationOutput, RolloutOutcome, Withdrawal, run_replication, run_twin,
+    run_with_telemetry,
+};
 pub use streams::Streams;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated, print_diagnostics,
-    progress_bar, simulate,
+    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar,
+    simulate,
 };
 use crate::gate::{self, ExperimentCheck, Finding, Verdict};
 use crate::input::LoadedScenario;
@@ -113,7 +113,7 @@ fn write_text(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Every usage problem of the flags and scenarios, and the baselines.
-fn check_usage(args: &CheckArgs, loaded: &[LoadedScenario]) -> Result<Baselines, Vec<String>> {
+fn check_usage(args: &CheckArgs) -> Result<Baselines, Vec<String>> {
     let mut usage = args.sim.problems();
     if let Err(e) = args.precision.check() {
         usage.push(e);
@@ -123,13 +123,6 @@ fn check_usage(args: &CheckArgs, loaded: &[LoadedScenario]) -> Result<Baselines,
             "--alpha {}: expected a significance level between 0 and 0.5, e.g. 0.01",
             args.alpha
         ));
-    }
-    if args.results.is_none() {
-        for ls in loaded {
-            if let Some(what) = not_simulated(ls) {
-                usage.push(format!("{}: {what}", ls.scenario.path.display()));
-            }
-        }
     }
     let baselines = Baselines::open(args.baseline.as_deref()).unwrap_or_else(|e| {
         usage.push(e);
@@ -154,7 +147,7 @@ pub fn cmd_check(args: &CheckArgs) -> i32 {
     if diags.iter().any(|d| d.is_error()) {
         return 2;
     }
-    let baselines = match check_usage(args, &loaded) {
+    let baselines = match check_usage(args) {
         Ok(b) => b,
         Err(usage) => {
             for u in usage {

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::{
-    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, not_simulated, print_diagnostics,
-    progress_bar, simulate,
+    PrecisionArgs, SimArgs, adaptive_line, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar,
+    simulate,
 };
 use crate::input::LoadedScenario;
 use crate::montecarlo::{Aggregate, RunOptions, Shard, run_scenario};
 use crate::present::{self, console};
 use crate::results::{self, RunInfo, Summary, shard};
+use crate::telemetry;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -47,6 +48,50 @@ pub struct RunArgs {
     /// latency, and the blast radius against the twin. Twice the cost.
     #[arg(long)]
     pub counterfactual: bool,
+    /// With --replication: write that replication's traces to FILE as OTLP/JSON, one
+    /// TracesData object per line (docs/telemetry.md), for Jaeger, Tempo or an OTel Collector.
+    #[arg(long, value_name = "FILE", requires = "replication")]
+    pub trace: Option<PathBuf>,
+    /// With --trace: the share of requests whose trace is kept, by request, from the seed
+    /// (default 0.01; 1 keeps every request).
+    #[arg(long, value_name = "FRACTION", requires = "trace")]
+    pub trace_sample: Option<f64>,
+    /// With --trace: the share of failed or degraded requests kept (tail sampling; default 0.1,
+    /// never less than --trace-sample).
+    #[arg(long, value_name = "FRACTION", requires = "trace")]
+    pub trace_sample_failed: Option<f64>,
+    /// With --replication: write that replication's series to FILE as OpenMetrics text with
+    /// timestamps, under Istio's metric names, scraped every run.scrape_interval_s (15 s); load
+    /// it with `promtool tsdb create-blocks-from openmetrics FILE DIR`.
+    #[arg(long, value_name = "FILE", requires = "replication")]
+    pub metrics: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The telemetry asked for, or the usage error.
+    fn telemetry(&self) -> Result<Option<telemetry::Request>, String> {
+        if self.trace.is_none() && self.metrics.is_none() {
+            return Ok(None);
+        }
+        let sample = self.trace_sample.unwrap_or(telemetry::DEFAULT_SAMPLE);
+        let failed = self.trace_sample_failed.unwrap_or(telemetry::DEFAULT_SAMPLE_TROUBLED);
+        for (flag, v) in [("--trace-sample", sample), ("--trace-sample-failed", failed)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!(
+                    "{flag} {v}: expected a share between 0 and 1, e.g. {flag} 0.05"
+                ));
+            }
+        }
+        if self.trace.is_some() && self.trace == self.metrics {
+            return Err("--trace and --metrics name the same file; give each its own".to_string());
+        }
+        Ok(Some(telemetry::Request {
+            trace: self.trace.clone(),
+            metrics: self.metrics.clone(),
+            sample,
+            sample_troubled: failed,
+        }))
+    }
 }
 
 /// Checks the flags that clap cannot; returns the shard, or the message.
@@ -55,6 +100,7 @@ fn check_flags(args: &RunArgs) -> Result<Option<Shard>, String> {
         return Err(e);
     }
     args.precision.check()?;
+    args.telemetry()?;
     args.shard
         .as_deref()
         .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
@@ -70,12 +116,11 @@ pub fn cmd_run(args: &RunArgs) -> i32 {
     if diags.iter().any(|d| d.is_error()) {
         return 2;
     }
-    let refused: Vec<(&LoadedScenario, String)> =
-        loaded.iter().filter_map(|ls| Some((ls, not_simulated(ls)?))).collect();
-    if !refused.is_empty() {
-        for (ls, what) in refused {
-            eprintln!("{}: error: {what}", ls.scenario.path.display());
-        }
+    if (args.trace.is_some() || args.metrics.is_some()) && loaded.len() > 1 {
+        eprintln!(
+            "error: --trace and --metrics write one replication of one scenario; {} scenarios were given",
+            loaded.len()
+        );
         return 2;
     }
     let shard = match check_flags(args).and_then(|s| ensure_writable("--out", &args.out).map(|_| s)) {
@@ -159,7 +204,28 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
     );
     let mut progress = progress_bar(!args.quiet && std::io::stderr().is_terminal());
     let started = Instant::now();
+    let mut written = None;
     let (agg, adaptive) = match args.replication {
+        Some(i) if args.trace.is_some() || args.metrics.is_some() => {
+            let req = args.telemetry().ok().flatten().expect("flags were checked");
+            match telemetry::run(&ls.topology, scn, seed, i, &req) {
+                Ok((out, w)) => {
+                    let twin = args.counterfactual.then(|| {
+                        let twin = crate::sim::run_twin(&ls.topology, scn, seed, i);
+                        out.recorder.versus_twin(&twin.recorder, scn, ls.topology.regions.len())
+                    });
+                    let mut agg = Aggregate::new(&ls.topology, scn, seed);
+                    agg.add(&ls.topology, scn, out, twin);
+                    progress(1, 1);
+                    written = Some((req, w));
+                    (agg, None)
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write the telemetry of replication {i}: {e}");
+                    return 2;
+                }
+            }
+        }
         Some(i) => {
             let opts = RunOptions {
                 indices: vec![i],
@@ -190,12 +256,32 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
         info.adaptive_rounds = Some(o.rounds.clone());
         info.precision_reached = Some(o.reached);
     }
+    if let Err(e) = save_waterfalls(&dir, written.as_ref().and_then(|(_, w)| w.waterfalls.as_ref())) {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.join(telemetry::waterfall::FILE).display()
+        );
+        return 2;
+    }
     let summary = match write_experiment(&dir, ls, &agg, &info, args.no_report) {
         Ok(s) => s,
         Err(code) => return code,
     };
     if let (Some(o), Some(p)) = (&adaptive, precision) {
         eprintln!("   {}", adaptive_line(o, p, args.precision.max_replications));
+    }
+    if let Some((req, w)) = &written {
+        if let Some(path) = &req.trace {
+            eprintln!("   traces: {} ({} spans) in {}", w.traces, w.spans, path.display());
+        }
+        if let Some(path) = &req.metrics {
+            eprintln!(
+                "   series: {} request series and the gauges, {} scrapes, in {}",
+                w.series,
+                w.scrapes,
+                path.display()
+            );
+        }
     }
     if !args.quiet {
         let mut stdout = std::io::stdout().lock();
@@ -212,8 +298,33 @@ fn run_experiment(ls: &LoadedScenario, args: &RunArgs, threads: usize) -> i32 {
     0
 }
 
+/// The waterfalls of a `--trace` run, for the report; first removes those
+/// an earlier run left (the file and its charts), so the report never shows
+/// another replication's requests.
+fn save_waterfalls(dir: &Path, w: Option<&telemetry::Waterfalls>) -> std::io::Result<()> {
+    for stem in ["waterfall_failed", "waterfall_slowest"] {
+        for ext in ["svg", "png"] {
+            match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    match w {
+        Some(w) => {
+            std::fs::create_dir_all(dir)?;
+            w.write(dir)
+        }
+        None => match std::fs::remove_file(dir.join(telemetry::waterfall::FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
+}
+
 /// Writes an experiment's results as `run` does: `summary.json` and the
-/// CSVs, `run.json` (wall-clock figures), then (unless `no_report`) the
+/// CSVs, `run.json` (wall-clock figures), the service graph
+/// (`graph.dot`, `graph.svg`), then (unless `no_report`) the
 /// charts and `report.html`. Errors are printed; the result is the exit code.
 pub(super) fn write_experiment(
     dir: &Path,
@@ -232,6 +343,16 @@ pub(super) fn write_experiment(
     if let Err(e) = info.write(dir) {
         eprintln!("error: cannot write {}: {e}", dir.join("run.json").display());
         return Err(2);
+    }
+    // The service graph with this experiment's targets and static radius marked.
+    for (file, text) in [
+        ("graph.dot", present::graph::dot(&ls.topology, Some(&ls.scenario))),
+        ("graph.svg", present::graph::svg(&ls.topology, Some(&ls.scenario))),
+    ] {
+        if let Err(e) = crate::results::files::write(&dir.join(file), text) {
+            eprintln!("error: cannot write {}: {e}", dir.join(file).display());
+            return Err(2);
+        }
     }
     // Charts and report.html from the files just written, exactly as `chaoscal report` makes them.
     if !no_report && let Err(e) = present::html::write_experiment(dir) {

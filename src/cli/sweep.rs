@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use super::{SimArgs, dedup, ensure_writable, load_scenarios, not_simulated, print_diagnostics, progress_bar};
+use super::{SimArgs, dedup, ensure_writable, load_scenarios, print_diagnostics, progress_bar};
 use crate::input::{self, LoadedScenario};
 use crate::montecarlo::{RunOptions, run_scenario, smallest_n, wilson95};
 use crate::present::sweep::{print_table, value as fmt_value};
@@ -50,9 +50,6 @@ fn load_base(args: &SweepArgs) -> Result<LoadedScenario, Option<Usage>> {
         )));
     }
     let base = loaded.remove(0);
-    if let Some(what) = not_simulated(&base) {
-        return Err(Some(format!("{}: error: {what}", base.scenario.path.display())));
-    }
     if args.sim.replications == Some(0) || args.sim.threads == Some(0) {
         return Err(Some(
             "error: --replications and --threads must be at least 1".to_string(),

@@ -112,6 +112,11 @@ pub const WARMUP_S: f64 = 0.0;
 pub const REPLICATIONS: i64 = 100;
 /// `run.seed` (`--seed` overrides).
 pub const SEED: u64 = 1;
+/// `run.epoch`: 2026-01-01T00:00:00Z, the wall-clock instant a replication's
+/// simulated time starts at in traces and series.
+pub const EPOCH_UNIX_NS: u64 = 1_767_225_600_000_000_000;
+/// `run.scrape_interval_s`: Prometheus' usual 15 s.
+pub const SCRAPE_INTERVAL_S: f64 = 15.0;
 
 /// `[[faults]] name`: the kind and the fault's index, e.g. `latency-0`.
 pub fn fault_name(kind: FaultKind, index: usize) -> String {
@@ -137,3 +142,18 @@ pub const SHED_SHARE: f64 = 0.5;
 pub const SCALE_REPLICAS: i64 = 1;
 /// A `scale` action's `delay_s`: provisioning time.
 pub const SCALE_DELAY_S: f64 = 60.0;
+
+/// `[rollout] start_s`: the first step runs when the replication begins.
+pub const ROLLOUT_START_S: f64 = 0.0;
+/// An analysis' `initial_delay_s`: the first measurement when it starts.
+pub const ANALYSIS_INITIAL_DELAY_S: f64 = 0.0;
+/// An analysis' `count` when neither `count` nor `interval_s` is given
+/// (Argo: one measurement).
+pub const ANALYSIS_COUNT: i64 = 1;
+/// An analysis' `failure_limit` (Argo's failureLimit): the first failed
+/// measurement fails it.
+pub const ANALYSIS_FAILURE_LIMIT: i64 = 0;
+/// An analysis' `inconclusive_limit` (Argo's inconclusiveLimit).
+pub const ANALYSIS_INCONCLUSIVE_LIMIT: i64 = 0;
+/// The background analysis' `starting_step`: from the first step.
+pub const ANALYSIS_STARTING_STEP: i64 = 0;

@@ -5,9 +5,7 @@
 //!
 //! Each section's module holds its `Raw*` serde structs (stage one: the
 //! shape the user wrote) and its resolver (stage two). Sections resolve in
-//! the order below, so diagnostics come out in that order too. Features the
-//! engine does not simulate yet validate, then make `run` refuse the entry
-//! (`Scenario::not_simulated`).
+//! the order below, so diagnostics come out in that order too.
 
 mod blast;
 mod expect;
@@ -67,13 +65,13 @@ pub fn resolve_scenario(
     let run = run::resolve(&mut cx, raw.run.as_ref().expect("parse_scenario guarantees [run]"));
     let workload = raw.workload.as_ref().expect("parse_scenario guarantees [workload]");
     let (rate_per_s, surges) = workload::resolve(&mut cx, workload, topo);
-    let mut not_simulated = Vec::new();
-    let faults = faults::resolve(&mut cx, &raw.faults, topo, &base_dir, &mut not_simulated);
+    let faults = faults::resolve(&mut cx, &raw.faults, topo, &base_dir);
     let slos = slos::resolve(&mut cx, &raw.slos, topo, &run);
     let slo_names = slos::names(&raw.slos);
-    let blast_radius = blast::resolve(&mut cx, raw.blast_radius.as_ref(), !raw.faults.is_empty());
-    let guardrails = guardrails::resolve(&mut cx, raw, topo, &slo_names, &mut not_simulated);
-    rollout::check(&mut cx, raw.rollout.as_ref(), &mut not_simulated);
+    let has_change = !raw.faults.is_empty() || raw.rollout.is_some();
+    let blast_radius = blast::resolve(&mut cx, raw.blast_radius.as_ref(), has_change);
+    let guardrails = guardrails::resolve(&mut cx, raw, topo, &slo_names);
+    let rollout = rollout::resolve(&mut cx, raw.rollout.as_ref(), topo, &run, &base_dir);
     let expect = expect::resolve(&mut cx, raw.expect.as_ref(), &slo_names);
     if cx.has_errors() {
         return Err(cx.diags);
@@ -91,6 +89,8 @@ pub fn resolve_scenario(
         warmup_ns: run.warmup_ns,
         replications: run.replications,
         seed: run.seed,
+        epoch_unix_ns: run.epoch_unix_ns,
+        scrape_interval_ns: run.scrape_interval_ns,
         rate_per_s,
         surges,
         faults,
@@ -98,7 +98,7 @@ pub fn resolve_scenario(
         blast_radius,
         expect,
         guardrails,
-        not_simulated,
+        rollout,
     };
     Ok((scenario, cx.diags))
 }

@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use services::RawWrongEffect;
+pub(crate) use services::{RawQuality, RawRateLimit, RawValidates, quality, rate_limit, validates};
 
 use super::diag::{Ctx, Diagnostic, KeyPath, Source};
 use crate::model::{MAX_FLOWS, Topology};

@@ -1,11 +1,11 @@
 //! The resolved scenario: one catalog entry's run, workload, faults, SLOs,
-//! declared blast radius, guardrails and expectations.
+//! declared blast radius, guardrails, rollout and expectations.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{Dist, FlowId, QueueId, RegionId, ServiceId};
+use super::{Dist, FlowId, QueueId, RegionId, Service, ServiceId};
 
 /// One catalog entry: an experiment against a topology.
 #[derive(Clone, Debug)]
@@ -22,6 +22,10 @@ pub struct Scenario {
     pub warmup_ns: u64,
     pub replications: u32,
     pub seed: u64,
+    /// Telemetry timestamps: nanoseconds since the Unix epoch of simulated time 0.
+    pub epoch_unix_ns: u64,
+    /// Telemetry: the series are scraped every this many ns.
+    pub scrape_interval_ns: u64,
     /// Poisson arrival rate per region, requests per second.
     pub rate_per_s: Vec<f64>,
     pub surges: Vec<Surge>,
@@ -30,9 +34,16 @@ pub struct Scenario {
     pub blast_radius: Option<BlastRadius>,
     pub expect: Expect,
     pub guardrails: Vec<Guardrail>,
-    /// Features the file uses that the engine does not simulate yet; `run`
-    /// refuses such a scenario rather than give a misleading answer.
-    pub not_simulated: Vec<String>,
+    /// The experiment's change: a canary rollout of a new version.
+    pub rollout: Option<Rollout>,
+}
+
+impl Scenario {
+    /// Whether the entry perturbs the mesh (faults or a rollout): what a
+    /// blast radius and a fault window are measured for.
+    pub fn has_change(&self) -> bool {
+        !self.faults.is_empty() || self.rollout.is_some()
+    }
 }
 
 /// Automated remediation: a burn-rate alert on an SLO and the action it takes.
@@ -49,6 +60,16 @@ pub struct Guardrail {
     /// From the condition first holding to the alert firing (and the action).
     pub detect_delay_ns: u64,
     pub action: Action,
+    /// Undo the action once the SLO has recovered; `None`: it stays.
+    pub release: Option<Release>,
+}
+
+/// When a guardrail lets go: every window has burned below `burn_rate`
+/// for `hold_ns` without a break.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Release {
+    pub burn_rate: f64,
+    pub hold_ns: u64,
 }
 
 /// What a guardrail does when it fires.
@@ -68,8 +89,60 @@ pub enum Action {
         replicas: u32,
         delay_ns: u64,
     },
-    /// Undo a bad deploy (needs `[rollout]`, not simulated yet).
+    /// Withdraw the `[rollout]`'s new version (weight 0), as an abort does.
     Rollback,
+}
+
+/// A canary rollout of a new version of one service (Argo Rollouts' canary
+/// with Istio traffic routing): the new version runs on replicas of its
+/// own, `ceil(weight × replicas)` per region, and takes `weight` percent of
+/// the service's calls; steps change the weight, pause, or wait for an
+/// analysis; a failed analysis (or a `rollback` guardrail) withdraws it.
+#[derive(Clone, Debug)]
+pub struct Rollout {
+    pub service: ServiceId,
+    /// When the first step runs, ns since the replication began.
+    pub start_ns: u64,
+    /// The new version: the service with the overrides applied (same
+    /// calls, regions, replicas and routing; its own work, errors, output
+    /// quality and capacity).
+    pub version: Service,
+    pub steps: Vec<RolloutStep>,
+    /// A background analysis and the index of the step it starts at.
+    pub background: Option<(Analysis, usize)>,
+}
+
+/// One step of a rollout.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RolloutStep {
+    /// Percent (0–100) of the service's calls that go to the new version.
+    Weight(f64),
+    /// Wait this long, ns.
+    Pause(u64),
+    /// Block until the analysis succeeds.
+    Analysis(Analysis),
+}
+
+/// An analysis of the new version (an Argo AnalysisTemplate's metrics, as
+/// one measurement judged against every limit given).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    /// Failed share of the requests the new version answered in the window.
+    pub max_error_rate: Option<f64>,
+    /// p99 of their latency at the new version's replicas, ns.
+    pub max_p99_ns: Option<u64>,
+    /// Share of them that carried a wrong output of the new version's own.
+    pub max_wrong_rate: Option<f64>,
+    /// Between measurements, and the window each one looks back over;
+    /// `None` (one measurement only): the time since the analysis started.
+    pub interval_ns: Option<u64>,
+    pub initial_delay_ns: u64,
+    /// Measurements in all; `None`: until the rollout completes (background only).
+    pub count: Option<u32>,
+    /// The analysis fails when failed measurements exceed this; `None`: never.
+    pub failure_limit: Option<u32>,
+    /// It is inconclusive when inconclusive measurements exceed this.
+    pub inconclusive_limit: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,8 +179,8 @@ pub enum FaultEffect {
     Drift { wrong_rate: f64, discount: Option<f64> },
     /// The queue's consumers stop.
     QueueStall,
-    /// A kind the engine does not simulate yet (validated, then refused by `run`).
-    NotYetSimulated,
+    /// A placeholder for a fault whose keys have errors (the model is discarded).
+    Invalid,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -78,6 +78,15 @@ impl Histogram {
         self.max = self.max.max(v);
     }
 
+    /// Empties it, keeping its buckets' memory (for a window measured again and again).
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+        self.count = 0;
+        self.sum = 0;
+        self.min = u64::MAX;
+        self.max = 0;
+    }
+
     /// Adds another histogram's counts: exact, commutative and associative.
     pub fn merge(&mut self, other: &Histogram) {
         if other.count == 0 {

@@ -4,13 +4,15 @@
 //! | file stem | chart | drawn from |
 //! |---|---|---|
 //! | `slo_violation` | P(violation) per SLO with its 95% Wilson interval | `summary.json` `slos` |
-//! | `error_rate_<flow>` | fan chart of the error rate over time: p10–p90 band across replications, p50 line, fault windows shaded | `timeseries.csv` |
+//! | `error_rate_<flow>` | fan chart of the error rate over time (over a rolling minute): p10–p90 band across replications, p50 line, fault windows shaded | `timeseries.csv` |
+//! | `rollout_weight` | fan chart of a rollout's new-version weight over time, under the first flow's error rate | `timeseries.csv` |
 //! | `latency_p99_<flow>` | the same for the p99 latency | `timeseries.csv` |
 //! | `latency_cdf_<flow>` | latency CDF, baseline vs during the fault, log latency axis | `latency_cdf.csv` |
 //! | `blast_radius` | services degraded per replication (histogram), declared limit marked | `summary.json` `blast_radius` |
 //! | `degradation_heatmap` | service × region: share of replications degraded, else error rate | `summary.json` |
 //! | `slo_catalog` (results root) | P(violation) of every SLO of every experiment | each `summary.json` |
 //! | `sweep` (SVG only, sweep folder) | P(violation) per SLO against the first swept key | the sweep's grid points |
+//! | `waterfall_failed`, `waterfall_slowest` | a failed request and the slowest successful one as trace waterfalls | `waterfalls.json` (`run --replication I --trace`) |
 //!
 //! A chart whose data is absent (an older results folder, a run without
 //! faults) is left out, never drawn empty. Output is a pure function of
@@ -25,6 +27,7 @@ mod heatmap;
 mod raster;
 mod slo;
 mod sweep;
+mod waterfall;
 
 use std::path::Path;
 
@@ -76,9 +79,12 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
         )?);
     }
     if let Some(ts) = &saved.timeseries {
-        for flow in fan::flows_in(s, ts) {
-            for metric in [fan::Metric::ErrorRate, fan::Metric::LatencyP99] {
-                if let Some(chart) = fan::FanChart::new(s, ts, &flow, metric) {
+        for (i, flow) in fan::flows_in(s, ts).iter().enumerate() {
+            // The rollout's weight (the same in every flow's rows) under the first error-rate chart.
+            let weight = (i == 0 && s.rollout.is_some()).then_some(fan::Metric::RolloutWeight);
+            let metrics = [Some(fan::Metric::ErrorRate), weight, Some(fan::Metric::LatencyP99)];
+            for metric in metrics.into_iter().flatten() {
+                if let Some(chart) = fan::FanChart::new(s, ts, flow, metric) {
                     charts.push(render(&chart.stem(), &chart.title(), &chart)?);
                 }
             }
@@ -97,7 +103,43 @@ pub fn experiment_charts(saved: &Saved) -> Result<Vec<Chart>, ReportError> {
     if let Some(chart) = heatmap::HeatMap::new(s) {
         charts.push(render("degradation_heatmap", &chart.title(), &chart)?);
     }
+    if let Some(w) = read_waterfalls(&saved.dir)? {
+        let picks = [
+            ("a failed", "waterfall_failed", &w.failed),
+            ("the slowest successful", "waterfall_slowest", &w.slowest),
+        ];
+        for (what, stem, wf) in picks {
+            if let Some(w) = wf {
+                let chart = waterfall::WaterfallChart {
+                    experiment: &s.experiment,
+                    what,
+                    w,
+                };
+                charts.push(render(stem, &chart.title(), &chart)?);
+            }
+        }
+    }
     Ok(charts)
+}
+
+/// `waterfalls.json` of a `--trace` run, if the folder has one (a file
+/// chaoscal wrote; a malformed one is an error naming it).
+fn read_waterfalls(dir: &Path) -> Result<Option<crate::telemetry::Waterfalls>, ReportError> {
+    let path = dir.join(crate::telemetry::waterfall::FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(crate::results::saved::ReadError::Read { path, source }.into()),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        crate::results::saved::ReadError::Json {
+            path,
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+        }
+        .into()
+    })
 }
 
 /// The catalog-wide SLO chart: every SLO of every experiment, grouped by

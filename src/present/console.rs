@@ -8,7 +8,7 @@ use std::io::Write;
 use super::charts::Verdict;
 use crate::gate::ExperimentCheck;
 use crate::results::Summary;
-use crate::results::summary::{BlastSummary, Spread};
+use crate::results::summary::{BlastSummary, RolloutSummary, Spread};
 
 /// Whether the console gets colour: stdout is a terminal and `NO_COLOR` is unset.
 fn colour_enabled() -> bool {
@@ -97,7 +97,19 @@ pub fn run_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
                 median(&g.time_to_mitigate_s),
                 g.budget_burned_before_mitigation.p50
             )?;
+            if let (Some(f), Some(t)) = (&g.firings, &g.time_mitigated_s)
+                && f.max > 1.0
+            {
+                writeln!(
+                    out,
+                    "     flapping: fired {:.1} times per replication (max {:.0}); mitigated {:.0} s per replication (mean)",
+                    f.mean, f.max, t.mean
+                )?;
+            }
         }
+    }
+    if let Some(r) = &s.rollout {
+        rollout_line(out, r, s.replications)?;
     }
     let opens: u64 = s.calls.iter().map(|c| c.breaker_opens).sum();
     let retries: u64 = s.calls.iter().map(|c| c.retries).sum();
@@ -124,6 +136,36 @@ pub fn run_summary(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         )?;
     }
     writeln!(out)
+}
+
+/// What the rollout did: reached 100%, withdrawn (by what, how fast), paused, exposure.
+fn rollout_line(out: &mut dyn Write, r: &RolloutSummary, replications: u64) -> std::io::Result<()> {
+    write!(
+        out,
+        "   rollout of {}: reached 100% in {} of {replications} replications [{:.1}%, {:.1}%]",
+        r.service,
+        r.reached_full,
+        100.0 * r.ci95[0],
+        100.0 * r.ci95[1]
+    )?;
+    if r.rolled_back > 0 {
+        write!(
+            out,
+            "; rolled back in {} ({} by analysis, {} by guardrail)",
+            r.rolled_back, r.rolled_back_by_analysis, r.rolled_back_by_guardrail
+        )?;
+        if let Some(t) = &r.rolled_back_s {
+            write!(out, " {:.0} s after the start (median)", t.p50)?;
+        }
+    }
+    if r.paused > 0 {
+        write!(out, "; paused in {}", r.paused)?;
+    }
+    writeln!(
+        out,
+        "; {:.0} requests exposed per replication ({:.0} failed)",
+        r.exposed_requests.mean, r.exposed_failed.mean
+    )
 }
 
 /// The blast radius, its containment and the failures attributed to each fault.
@@ -172,11 +214,14 @@ fn blast_lines(out: &mut dyn Write, b: &BlastSummary, replications: u64) -> std:
             )
         })
         .collect();
-    writeln!(
-        out,
-        "   failed requests whose path met a fault, per replication: {}",
-        attributed.join(", ")
-    )?;
+    // A rollout without faults attributes nothing: no empty line.
+    if !attributed.is_empty() {
+        writeln!(
+            out,
+            "   failed requests whose path met a fault, per replication: {}",
+            attributed.join(", ")
+        )?;
+    }
     Ok(())
 }
 

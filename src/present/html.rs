@@ -10,6 +10,7 @@
 //! This file holds what both pages share (writing them, the look, number
 //! formats, tables, figures); [`experiment`] and [`index`] the pages.
 
+mod changes;
 mod experiment;
 mod index;
 

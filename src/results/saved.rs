@@ -54,6 +54,10 @@ pub struct TimeBucket {
     pub latency_p99_ms: [f64; 3],
     pub fault_active_share: f64,
     pub breaker_opens: f64,
+    /// The error rate over the minute ending with the bucket (NaN in older results).
+    pub error_rate_60s: [f64; 3],
+    /// A rollout's weight in percent, averaged over the bucket (NaN without a rollout).
+    pub rollout_weight: [f64; 3],
 }
 
 /// One point of `latency_cdf.csv`.
@@ -251,6 +255,8 @@ fn parse_timeseries(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Res
     let err = band("error_rate", true)?;
     let lat50 = band("latency_p50_ms", false)?;
     let lat99 = band("latency_p99_ms", true)?;
+    let err60 = band("error_rate_60s", false)?;
+    let weight = band("rollout_weight", false)?;
     let share = cols.require(path, "fault_active_share")?;
     let opens = cols.find("breaker_opens");
     let mut rows = Vec::new();
@@ -277,6 +283,8 @@ fn parse_timeseries(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Res
                 fault_active_share.clamp(0.0, 1.0)
             },
             breaker_opens: number(path, &rec, opens, "breaker_opens")?,
+            error_rate_60s: three(&err60)?,
+            rollout_weight: three(&weight)?,
         });
     }
     Ok(rows)

@@ -29,7 +29,7 @@ use crate::montecarlo::{Aggregate, ReplicationRow, Shard};
 use crate::observe::{
     BlastOutcome, BreakerPhase, BreakerTransition, FlowStats, GroupStats, Histogram, QueueStats, SiteStats, SloOutcome,
 };
-use crate::sim::FaultWindow;
+use crate::sim::{FaultWindow, RolloutOutcome, Withdrawal};
 
 /// The `format` field of a partial-result file.
 pub const FORMAT: &str = "chaoscal-partial/1";
@@ -466,6 +466,75 @@ struct RowWire {
     /// Against the counterfactual twin (runs with `--counterfactual`).
     #[serde(default)]
     twin: Option<TwinWire>,
+    /// Per (bucket, flow): the rolling error rate.
+    #[serde(default)]
+    error_rate_rolling: Vec<Exact32>,
+    /// Per guardrail: `[firings, mitigated_total_ns]`.
+    #[serde(default)]
+    guardrail_firings: Vec<(u32, u64)>,
+    /// What the rollout did (with a `[rollout]`).
+    #[serde(default)]
+    rollout: Option<RolloutWire>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolloutWire {
+    reached_full_ns: Option<u64>,
+    rolled_back_ns: Option<u64>,
+    /// `analysis` or `guardrail`.
+    rolled_back_by: Option<String>,
+    paused_ns: Option<u64>,
+    exposed_requests: u64,
+    exposed_failed: u64,
+    /// `[time_ns, weight percent]` at each change.
+    weights: Vec<(u64, Exact64)>,
+}
+
+impl From<&RolloutOutcome> for RolloutWire {
+    fn from(o: &RolloutOutcome) -> Self {
+        RolloutWire {
+            reached_full_ns: o.reached_full_ns,
+            rolled_back_ns: o.rolled_back_ns,
+            rolled_back_by: o.rolled_back_by.map(|w| withdrawal_name(w).to_string()),
+            paused_ns: o.paused_ns,
+            exposed_requests: o.exposed_requests,
+            exposed_failed: o.exposed_failed,
+            weights: o.weights.iter().map(|&(t, w)| (t, Exact64(w))).collect(),
+        }
+    }
+}
+
+impl RolloutWire {
+    fn into_outcome(self) -> Result<RolloutOutcome, String> {
+        let rolled_back_by = match self.rolled_back_by.as_deref() {
+            None => None,
+            Some("analysis") => Some(Withdrawal::Analysis),
+            Some("guardrail") => Some(Withdrawal::Guardrail),
+            Some(other) => {
+                return Err(format!(
+                    "rollout withdrawn by \"{other}\" (expected analysis or guardrail)"
+                ));
+            }
+        };
+        Ok(RolloutOutcome {
+            reached_full_ns: self.reached_full_ns,
+            rolled_back_ns: self.rolled_back_ns,
+            rolled_back_by,
+            paused_ns: self.paused_ns,
+            exposed_requests: self.exposed_requests,
+            exposed_failed: self.exposed_failed,
+            weights: self.weights.into_iter().map(|(t, w)| (t, w.0)).collect(),
+        })
+    }
+}
+
+/// Who withdrew a rollout, as written in files.
+pub fn withdrawal_name(w: Withdrawal) -> &'static str {
+    match w {
+        Withdrawal::Analysis => "analysis",
+        Withdrawal::Guardrail => "guardrail",
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -527,6 +596,8 @@ impl From<&ReplicationRow> for RowWire {
             breaker_opens_at,
             guardrails,
             twin,
+            error_rate_rolling,
+            rollout,
         } = r;
         RowWire {
             index: *index,
@@ -575,6 +646,9 @@ impl From<&ReplicationRow> for RowWire {
                 regions: t.regions,
                 breach: t.breach,
             }),
+            error_rate_rolling: error_rate_rolling.iter().map(|&x| Exact32(x)).collect(),
+            guardrail_firings: guardrails.iter().map(|g| (g.firings, g.mitigated_total_ns)).collect(),
+            rollout: rollout.as_ref().map(RolloutWire::from),
         }
     }
 }
@@ -647,13 +721,25 @@ impl TryFrom<RowWire> for ReplicationRow {
             guardrails: w
                 .guardrails
                 .into_iter()
-                .map(|(fired_ns, mitigated_ns, budget, shed)| crate::sim::GuardOutcome {
-                    fired_ns,
-                    mitigated_ns,
-                    budget_before: budget.0,
-                    shed,
+                .enumerate()
+                .map(|(i, (fired_ns, mitigated_ns, budget, shed))| {
+                    let (firings, mitigated_total_ns) = w.guardrail_firings.get(i).copied().unwrap_or_default();
+                    crate::sim::GuardOutcome {
+                        fired_ns,
+                        mitigated_ns,
+                        budget_before: budget.0,
+                        shed,
+                        firings,
+                        mitigated_total_ns,
+                    }
                 })
                 .collect(),
+            error_rate_rolling: w.error_rate_rolling.into_iter().map(|x| x.0).collect(),
+            rollout: w
+                .rollout
+                .map(RolloutWire::into_outcome)
+                .transpose()
+                .map_err(|e| bad(&e))?,
             twin: w.twin.map(|t| crate::observe::TwinOutcome {
                 excess_failed: t.excess_failed,
                 excess_p99_ns: t.excess_p99_ns,

@@ -3,13 +3,14 @@
 
 use super::summary::{
     Attribution, Backlog, BlastSummary, CallSummary, CounterfactualSummary, Declared, FaultSummary, FlowExcess,
-    FlowSummary, GuardrailSummary, LatencyMs, Money, PairSummary, QueueSummary, ServiceLatencyMs, ServiceSummary,
-    SloSummary, Spread, Summary, WaitMs,
+    FlowSummary, GuardrailSummary, LatencyMs, Money, PairSummary, QueueSummary, RolloutSummary, ServiceLatencyMs,
+    ServiceSummary, SloSummary, Spread, Summary, WaitMs,
 };
 use super::{ms, r9};
 use crate::model::{Action, CallTarget, NS_PER_S, Scenario, SloKind, Topology};
 use crate::montecarlo::{Aggregate, wilson95};
 use crate::observe::{BlastOutcome, Histogram, TwinOutcome};
+use crate::sim::Withdrawal;
 
 impl LatencyMs {
     fn of(h: &Histogram) -> Self {
@@ -80,7 +81,8 @@ impl Summary {
             faults: fault_summaries(topo, scn),
             slos: slo_summaries(topo, scn, agg),
             guardrails: guardrail_summaries(scn, agg),
-            blast_radius: (!scn.faults.is_empty()).then(|| blast_summary(topo, scn, agg)),
+            rollout: rollout_summary(topo, scn, agg),
+            blast_radius: scn.has_change().then(|| blast_summary(topo, scn, agg)),
             flows: flow_summaries(topo, agg),
             services: service_summaries(topo, agg),
             calls: call_summaries(topo, agg),
@@ -294,10 +296,19 @@ fn guardrail_summaries(scn: &Scenario, agg: &Aggregate) -> Vec<GuardrailSummary>
             let mut mitigate = Vec::new();
             let mut budget = Vec::new();
             let mut shed = 0;
+            let mut firings = Vec::new();
+            let mut mitigated_s = Vec::new();
             for row in &agg.rows {
                 let Some(o) = row.guardrails.get(i) else { continue };
-                // Measured from the first fault start (from the run's start without faults).
-                let origin = row.fault_windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
+                // Measured from the first fault start or the rollout's start
+                // (from the run's start without either).
+                let rollout_start = scn.rollout.as_ref().map(|r| r.start_ns);
+                let origin = (row.fault_windows.iter().map(|w| w.start_ns))
+                    .chain(rollout_start)
+                    .min()
+                    .unwrap_or(0);
+                firings.push(o.firings as f64);
+                mitigated_s.push(o.mitigated_total_ns as f64 / NS_PER_S);
                 if let Some(f) = o.fired_ns {
                     detect.push(f.saturating_sub(origin) as f64 / NS_PER_S);
                 }
@@ -326,9 +337,43 @@ fn guardrail_summaries(scn: &Scenario, agg: &Aggregate) -> Vec<GuardrailSummary>
                 time_to_mitigate_s: (!mitigate.is_empty()).then(|| Spread::of(&mitigate)),
                 budget_burned_before_mitigation: Spread::of(&budget),
                 shed_requests: shed,
+                firings: Some(Spread::of(&firings)),
+                time_mitigated_s: Some(Spread::of(&mitigated_s)),
             }
         })
         .collect()
+}
+
+/// What the rollout did, over the replications (with a `[rollout]`).
+fn rollout_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> Option<RolloutSummary> {
+    let ro = scn.rollout.as_ref()?;
+    let n = agg.replications();
+    let outcomes: Vec<_> = agg.rows.iter().filter_map(|r| r.rollout.as_ref()).collect();
+    let count = |f: &dyn Fn(&crate::sim::RolloutOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
+    let reached = count(&|o| o.reached_full_ns.is_some());
+    let (lo, hi) = wilson95(reached, n);
+    let withdrawn: Vec<f64> = (outcomes.iter())
+        .filter_map(|o| o.rolled_back_ns)
+        .map(|t| t.saturating_sub(ro.start_ns) as f64 / NS_PER_S)
+        .collect();
+    let by = |w: Withdrawal| count(&|o| o.rolled_back_by == Some(w));
+    let spread = |f: &dyn Fn(&crate::sim::RolloutOutcome) -> u64| {
+        Spread::of(&outcomes.iter().map(|o| f(o) as f64).collect::<Vec<_>>())
+    };
+    Some(RolloutSummary {
+        service: topo.services[ro.service.index()].name.clone(),
+        start_s: ro.start_ns as f64 / NS_PER_S,
+        reached_full: reached,
+        probability: r9(if n == 0 { 0.0 } else { reached as f64 / n as f64 }),
+        ci95: [r9(lo), r9(hi)],
+        rolled_back: withdrawn.len() as u64,
+        rolled_back_by_analysis: by(Withdrawal::Analysis),
+        rolled_back_by_guardrail: by(Withdrawal::Guardrail),
+        rolled_back_s: (!withdrawn.is_empty()).then(|| Spread::of(&withdrawn)),
+        paused: count(&|o| o.paused_ns.is_some()),
+        exposed_requests: spread(&|o| o.exposed_requests),
+        exposed_failed: spread(&|o| o.exposed_failed),
+    })
 }
 
 fn blast_summary(topo: &Topology, scn: &Scenario, agg: &Aggregate) -> BlastSummary {

@@ -41,7 +41,10 @@ pub struct Summary {
     pub slos: Vec<SloSummary>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<GuardrailSummary>,
-    /// Only with faults.
+    /// Only with a `[rollout]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSummary>,
+    /// Only with faults or a rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blast_radius: Option<BlastSummary>,
     pub flows: Vec<FlowSummary>,
@@ -127,6 +130,38 @@ pub struct GuardrailSummary {
     /// Share of the SLO's error budget spent before mitigation (all of it when it never acted).
     pub budget_burned_before_mitigation: Spread,
     pub shed_requests: u64,
+    /// Times it fired per replication (more than once only with `release`:
+    /// flapping). Absent in results written before it was measured.
+    #[serde(default)]
+    pub firings: Option<Spread>,
+    /// Seconds its action was in effect per replication, every firing summed.
+    #[serde(default)]
+    pub time_mitigated_s: Option<Spread>,
+}
+
+/// What the rollout did over the replications.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RolloutSummary {
+    /// The service whose new version was rolled out, and when it started.
+    pub service: String,
+    pub start_s: f64,
+    /// Replications in which the new version reached weight 100, their
+    /// share and its 95% Wilson interval.
+    pub reached_full: u64,
+    pub probability: f64,
+    pub ci95: [f64; 2],
+    /// Replications in which it was withdrawn, by an analysis or a guardrail.
+    pub rolled_back: u64,
+    pub rolled_back_by_analysis: u64,
+    pub rolled_back_by_guardrail: u64,
+    /// Seconds from `start_s` to the withdrawal, over the replications that
+    /// withdrew it (null when none did).
+    pub rolled_back_s: Option<Spread>,
+    /// Replications in which an inconclusive analysis paused it.
+    pub paused: u64,
+    /// Requests the new version answered per replication, and those that failed.
+    pub exposed_requests: Spread,
+    pub exposed_failed: Spread,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -66,8 +66,26 @@ fn replications_header(topo: &Topology, scn: &Scenario, twins: bool) -> Vec<Stri
         header.push(col.to_string());
     }
     for g in &scn.guardrails {
-        for col in ["fired_s", "mitigated_s", "budget_before"] {
+        for col in [
+            "fired_s",
+            "mitigated_s",
+            "budget_before",
+            "firings",
+            "mitigated_total_s",
+        ] {
             header.push(format!("{}.{col}", g.name));
+        }
+    }
+    if scn.rollout.is_some() {
+        for col in [
+            "reached_full_s",
+            "rolled_back_s",
+            "rolled_back_by",
+            "paused_s",
+            "exposed_requests",
+            "exposed_failed",
+        ] {
+            header.push(format!("rollout.{col}"));
         }
     }
     if twins {
@@ -122,6 +140,23 @@ fn replication_record(row: &ReplicationRow, topo: &Topology, scn: &Scenario, twi
         rec.push(o.fired_ns.map(secs).unwrap_or_default());
         rec.push(o.mitigated_ns.map(secs).unwrap_or_default());
         rec.push(r9(o.budget_before).to_string());
+        rec.push(o.firings.to_string());
+        rec.push(secs(o.mitigated_total_ns));
+    }
+    if let Some(ro) = &scn.rollout {
+        // Times from the rollout's start; empty: never.
+        let since = |t: Option<u64>| t.map(|t| secs(t.saturating_sub(ro.start_ns))).unwrap_or_default();
+        let o = row.rollout.clone().unwrap_or_default();
+        rec.push(since(o.reached_full_ns));
+        rec.push(since(o.rolled_back_ns));
+        rec.push(
+            o.rolled_back_by
+                .map(|w| super::shard::withdrawal_name(w).to_string())
+                .unwrap_or_default(),
+        );
+        rec.push(since(o.paused_ns));
+        rec.push(o.exposed_requests.to_string());
+        rec.push(o.exposed_failed.to_string());
     }
     if twins {
         match &row.twin {
@@ -176,6 +211,47 @@ fn rank_quantile(sorted: &[f32], q: f64) -> f64 {
     sorted[rank - 1] as f64
 }
 
+/// A figure of `timeseries.csv` computed per replication, then banded.
+enum Band {
+    /// The error rate over the last minute ([`crate::montecarlo::ROLLING_BUCKETS`] buckets).
+    RollingErrorRate,
+    /// The rollout's weight (percent), averaged over the bucket.
+    RolloutWeight,
+}
+
+impl Band {
+    /// Replication `r`'s figure for bucket `b` and flow `f` (of `nf`).
+    fn value(&self, r: &ReplicationRow, scn: &Scenario, b: usize, nf: usize, f: usize) -> f32 {
+        match self {
+            Band::RollingErrorRate => r.error_rate_rolling.get(b * nf + f).copied().unwrap_or(0.0),
+            Band::RolloutWeight => {
+                let b0 = scn.warmup_ns + b as u64 * BUCKET_NS;
+                let b1 = (b0 + BUCKET_NS).min(scn.duration_ns).max(b0 + 1);
+                let log = r.rollout.as_ref().map(|o| o.weights.as_slice()).unwrap_or(&[]);
+                mean_weight(log, b0, b1) as f32
+            }
+        }
+    }
+}
+
+/// The weight (percent) averaged over `[b0, b1)`, from its log of changes
+/// (0 before the first).
+fn mean_weight(log: &[(u64, f64)], b0: u64, b1: u64) -> f64 {
+    let (mut area, mut w, mut t) = (0.0, 0.0, b0);
+    for &(at, x) in log {
+        if at >= b1 {
+            break;
+        }
+        if at > b0 {
+            area += w * (at - t) as f64;
+            t = at;
+        }
+        w = x;
+    }
+    area += w * (b1 - t) as f64;
+    area / (b1 - b0) as f64
+}
+
 /// Per time bucket and flow: quantile bands across replications.
 fn write_timeseries(w: &mut Csv, topo: &Topology, scn: &Scenario, agg: &Aggregate) -> std::io::Result<()> {
     let mut header = vec!["time_s".to_string(), "flow".to_string()];
@@ -187,6 +263,15 @@ fn write_timeseries(w: &mut Csv, topo: &Topology, scn: &Scenario, agg: &Aggregat
     header.push("fault_active_share".to_string());
     header.push("breaker_opens".to_string());
     header.push("guardrail_actions".to_string());
+    let mut bands = vec![("error_rate_60s", Band::RollingErrorRate)];
+    if scn.rollout.is_some() {
+        bands.push(("rollout_weight", Band::RolloutWeight));
+    }
+    for (m, _) in &bands {
+        for q in ["p10", "p50", "p90"] {
+            header.push(format!("{m}_{q}"));
+        }
+    }
     w.write_record(&header)?;
     let nf = topo.flows.len();
     let nb = agg.rows.first().map(|r| r.fault_active.len()).unwrap_or(0);
@@ -220,6 +305,14 @@ fn write_timeseries(w: &mut Csv, topo: &Topology, scn: &Scenario, agg: &Aggregat
             rec.push(r9(active).to_string());
             rec.push(r9(opens).to_string());
             rec.push(r9(actions).to_string());
+            for (_, band) in &bands {
+                values.clear();
+                values.extend(agg.rows.iter().map(|r| band.value(r, scn, b, nf, f)));
+                values.sort_by(f32::total_cmp);
+                for q in [0.1, 0.5, 0.9] {
+                    rec.push((rank_quantile(&values, q) as f32).to_string());
+                }
+            }
             w.write_record(&rec)?;
         }
     }
@@ -235,7 +328,7 @@ fn write_latency_cdf(w: &mut Csv, topo: &Topology, scn: &Scenario, agg: &Aggrega
     for (f, flow) in topo.flows.iter().enumerate() {
         let s = &agg.flows[f];
         let mut phases = Vec::new();
-        if !scn.faults.is_empty() {
+        if scn.has_change() {
             phases.push(("baseline", &s.latency_baseline));
             phases.push(("fault", &s.latency_fault));
         }

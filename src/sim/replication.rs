@@ -3,7 +3,16 @@
 //! them. The steps of a request's life live in the child modules, in the
 //! order a request meets them: [`arrivals`], [`calls`] (with [`routing`] and
 //! the caller-side mechanisms), [`stations`], [`broker`] for queues; fault
-//! windows are carried out by [`faults`], guardrails by [`guardrails`].
+//! windows are carried out by [`faults`], guardrails by [`guardrails`], a
+//! canary rollout by [`rollout`].
+//!
+//! Replicas are kept in *subsets*, the unit routing picks from: one per
+//! service × region (its replicas in service first, then those a `scale`
+//! guardrail holds in reserve), and with a `[rollout]` one more per region
+//! for the new version, after all the others. A replica also names its
+//! *group* (service × region), which its figures, faults and health belong
+//! to: a new-version replica is in its service's group, so callers, faults
+//! and `services.csv` see one service, but in a subset of its own.
 //! It does no I/O, reads no clock and spawns no threads.
 
 mod arrivals;
@@ -13,11 +22,15 @@ mod calls;
 mod charges;
 mod faults;
 mod guardrails;
+mod rollout;
 mod routing;
 mod stations;
+mod telemetry;
 mod timeouts;
 
 pub use guardrails::GuardOutcome;
+pub use rollout::{RolloutOutcome, Withdrawal};
+pub use telemetry::run_with_telemetry;
 
 use std::collections::VecDeque;
 
@@ -60,6 +73,8 @@ pub struct ReplicationOutput {
     pub peak_in_flight: usize,
     /// What each guardrail did.
     pub guardrails: Vec<GuardOutcome>,
+    /// What the rollout did (with a `[rollout]`).
+    pub rollout: Option<RolloutOutcome>,
 }
 
 /// What a replica (or the way to it) answered to one try.
@@ -148,6 +163,22 @@ enum Ev {
     GuardCheck,
     GuardAct(u16),
     GuardScaled(u16),
+    /// The rollout runs its next steps (at its start and after a pause);
+    /// stale when `epoch` is not the rollout's current one.
+    RolloutStep {
+        epoch: u32,
+    },
+    /// An analysis (`which`: 0 the step's, 1 the background one) opens its
+    /// measurement window, or takes a measurement; stale when `epoch` is not
+    /// that analysis run's.
+    AnalysisOpen {
+        which: u8,
+        epoch: u32,
+    },
+    AnalysisMeasure {
+        which: u8,
+        epoch: u32,
+    },
     /// The front timeout of a timeout lane is due (see [`timeouts`]).
     TimeoutDue(u16),
 }
@@ -256,7 +287,12 @@ impl Default for CallSlot {
 }
 
 struct Replica {
+    /// Service × region: what its figures, faults and health belong to.
     group: u32,
+    /// The subset routing picks it from (its group, or the new version's).
+    subset: u32,
+    /// A replica of a rollout's new version.
+    canary: bool,
     region: u16,
     alive: bool,
     busy: u32,
@@ -273,10 +309,17 @@ struct Replica {
     outlier: OutlierState,
     /// Rate limit (services with `rate_limit`).
     bucket: Option<TokenBucket>,
-    /// Held in reserve for a `scale` guardrail: not running until woken.
+    /// Held in reserve (for a `scale` guardrail or a rollout's weight), or
+    /// taken out of service again: no new calls; it finishes what it holds.
     dormant: bool,
-    /// When it started counting toward capacity (after warm-up or waking).
+    /// When it started counting toward capacity (after warm-up or waking);
+    /// `Time::MAX` while out of service.
     activated_at: Time,
+    /// Capacity (servers × ns, within the counted horizon) of the periods
+    /// it was in service before the current one.
+    capacity_ns: u128,
+    /// Its chain of health-check events is running.
+    hc_chain: bool,
 }
 
 impl Replica {
@@ -293,13 +336,24 @@ pub struct Replication<'a> {
     rng: Streams,
     nr: usize,
     replicas: Vec<Replica>,
-    /// Replicas of group g are `group_first[g] .. group_first[g + 1]`: the
-    /// ones in service first, then those a `scale` guardrail holds dormant.
+    /// Replicas of subset u are `group_first[u] .. group_first[u + 1]`: the
+    /// ones in service first, then those held dormant. Subset u < `stable_groups`
+    /// is group u; `stable_groups + r` is a rollout's new version in region r.
     group_first: Vec<u32>,
-    /// Replicas of group g in service (not dormant): the first ones of its range.
+    /// Replicas of subset u in service (not dormant): the first ones of its range.
     group_active: Vec<u32>,
-    /// Replicas of group g not routable (believed unhealthy or ejected).
+    /// Replicas of subset u in service and not routable (believed unhealthy or ejected).
     group_down: Vec<u32>,
+    /// Service × region groups (the stable subsets).
+    stable_groups: usize,
+    /// The rollout's service (`NONE` without a rollout) and the share of
+    /// its calls that go to the new version (0–1).
+    canary_service: u32,
+    canary_share: f64,
+    rollout: Option<rollout::RolloutState>,
+    /// End of the last fault window (0 without faults): a withdrawn rollout
+    /// shortens the blast radius's window to no less than this.
+    faults_end_ns: u64,
     rr: Vec<u32>,
     calls: Slab<CallSlot>,
     tasks: Slab<TaskSlot>,
@@ -331,6 +385,10 @@ pub struct Replication<'a> {
     /// The counterfactual twin: the fault timeline is drawn (and measured
     /// against) but no fault acts.
     faults_off: bool,
+    /// Traces and series, when the replication was started with telemetry.
+    tel: Option<Box<telemetry::Telemetry<'a>>>,
+    /// The next scrape of the series (`Time::MAX`: no series).
+    tel_next_scrape: Time,
 }
 
 impl<'a> Replication<'a> {
@@ -338,6 +396,7 @@ impl<'a> Replication<'a> {
         let nr = topo.regions.len();
         let (replicas, group_first, group_active) = build_replicas(topo, scn);
         let group_down = vec![0; group_active.len()];
+        let stable_groups = topo.services.len() * nr;
         let mut site_first = Vec::with_capacity(topo.services.len());
         let mut sites = 0u32;
         for s in &topo.services {
@@ -369,14 +428,26 @@ impl<'a> Replication<'a> {
         let windows = draw_windows(scn, &mut rng.faults, scn.duration_ns, units);
         let engine = Engine::new();
         let mut rec = Recorder::new(topo, scn);
-        if !windows.is_empty() {
-            let start = windows.iter().map(|w| w.start_ns).min().unwrap_or(0);
-            let end = windows
-                .iter()
-                .map(|w| w.end_ns.unwrap_or(scn.duration_ns))
-                .max()
-                .unwrap_or(0);
+        let faults_end_ns = (windows.iter())
+            .map(|w| w.end_ns.unwrap_or(scn.duration_ns).min(scn.duration_ns))
+            .max()
+            .unwrap_or(0);
+        // The fault window: from the first fault start (or the rollout's
+        // start) to the last fault end (or the end, until a withdrawal).
+        let rollout_start = scn.rollout.as_ref().map(|r| r.start_ns);
+        let starts = windows.iter().map(|w| w.start_ns).chain(rollout_start);
+        if let Some(start) = starts.min() {
+            let end = if rollout_start.is_some() {
+                scn.duration_ns
+            } else {
+                faults_end_ns
+            };
             rec.set_fault_window(start.min(scn.duration_ns), end.min(scn.duration_ns));
+        }
+        let mut callers = CallerMechanisms::new(topo, &group_first, nr);
+        if let Some(ro) = &scn.rollout {
+            let first = group_first[stable_groups];
+            callers.add_canary(topo, ro.service.index(), first, group_first[stable_groups + nr] - first);
         }
         Replication {
             topo,
@@ -389,7 +460,12 @@ impl<'a> Replication<'a> {
             group_down,
             group_active,
             guardrails: Guardrails::new(scn, topo.services.len()),
-            callers: CallerMechanisms::new(topo, &group_first, nr),
+            callers,
+            stable_groups,
+            canary_service: scn.rollout.as_ref().map_or(NONE, |r| r.service.0),
+            canary_share: 0.0,
+            rollout: scn.rollout.as_ref().map(|_| rollout::RolloutState::new()),
+            faults_end_ns,
             broker: Broker::new(topo),
             down_mask: vec![0; replicas.len()],
             replicas,
@@ -410,6 +486,8 @@ impl<'a> Replication<'a> {
             arrivals: 0,
             peak_in_flight: 0,
             faults_off: false,
+            tel: None,
+            tel_next_scrape: Time::MAX,
         }
     }
 
@@ -425,14 +503,23 @@ impl<'a> Replication<'a> {
         }
         self.schedule_health_checks();
         self.schedule_guard_checks();
+        if let Some(ro) = &self.scn.rollout
+            && !self.faults_off
+        {
+            self.engine.schedule(ro.start_ns, Ev::RolloutStep { epoch: 0 });
+        }
         for r in 0..self.nr {
             self.schedule_arrival(r as u16, 0);
         }
         let stop = self.scn.duration_ns + DRAIN_NS;
         while let Some(ev) = self.engine.next(stop) {
+            if self.engine.now >= self.tel_next_scrape {
+                self.tel_scrape_until(self.engine.now);
+            }
             self.handle(ev);
         }
         self.finish_run();
+        self.tel_finish();
         ReplicationOutput {
             index,
             recorder: self.rec,
@@ -442,6 +529,7 @@ impl<'a> Replication<'a> {
             fault_windows: self.windows,
             peak_in_flight: self.peak_in_flight,
             guardrails: self.guardrails.outcomes(self.scn),
+            rollout: self.rollout.map(|r| r.outcome),
         }
     }
 
@@ -499,6 +587,9 @@ impl<'a> Replication<'a> {
             Ev::GuardCheck => self.on_guard_check(),
             Ev::GuardAct(i) => self.on_guard_act(i as usize),
             Ev::GuardScaled(i) => self.on_guard_scaled(i as usize),
+            Ev::RolloutStep { epoch } => self.on_rollout_step(epoch),
+            Ev::AnalysisOpen { which, epoch } => self.on_analysis_open(which as usize, epoch),
+            Ev::AnalysisMeasure { which, epoch } => self.on_analysis_measure(which as usize, epoch),
             Ev::TimeoutDue(l) => self.on_timeout_due(l),
         }
     }
@@ -518,9 +609,10 @@ impl<'a> Replication<'a> {
             let rep = &self.replicas[r as usize];
             let gs = &mut self.rec.groups[rep.group as usize];
             gs.busy_ns += rep.busy_ns;
-            let since = rep.activated_at.max(self.rec.warmup_ns).min(self.rec.end_ns);
-            gs.capacity_ns += rep.servers as u128 * (self.rec.end_ns - since) as u128;
+            gs.capacity_ns +=
+                rep.capacity_ns + in_service_ns(rep, self.rec.warmup_ns, self.rec.end_ns, self.rec.end_ns);
         }
+        self.guardrails.close(self.scn.duration_ns);
         self.close_breakers();
         self.broker.close(self.engine.now, &mut self.rec);
         for i in 0..self.calls.slots.len() {
@@ -535,18 +627,28 @@ impl<'a> Replication<'a> {
                     touched: c.touched,
                 };
                 self.rec.request_done(flow, arrival, None, end);
+                self.tel_root_unfinished(i as u32);
             }
         }
         self.unfinished_messages();
     }
 }
 
-/// Every replica of every service × region group, in group order; the first
-/// replica of each group (and one past the last); and how many of each group
-/// are in service. Replicas a `scale` guardrail may add wait dormant at the
-/// end of their group, outside it until they wake: no routing (panic mode
-/// included), ejection share or random kill sees them, so a guardrail that
-/// never fires changes nothing.
+/// Server capacity (servers × ns) of a replica's current period in service,
+/// within the counted horizon `[warmup, end)`, up to `now`.
+fn in_service_ns(rep: &Replica, warmup: Time, end: Time, now: Time) -> u128 {
+    let since = rep.activated_at.max(warmup).min(end);
+    rep.servers as u128 * (now.min(end).saturating_sub(since)) as u128
+}
+
+/// Every replica of every service × region group, in group order, then a
+/// rollout's new-version replicas region by region; the first replica of
+/// each subset (and one past the last); and how many of each subset are in
+/// service. Replicas a `scale` guardrail may add wait dormant at the end of
+/// their group, and the new version's (`replicas` per region, enough for
+/// 100%) until its weight asks for them: no routing (panic mode included),
+/// ejection share or random kill sees them, so a guardrail that never fires
+/// and a rollout at weight 0 change nothing.
 fn build_replicas(topo: &Topology, scn: &Scenario) -> (Vec<Replica>, Vec<u32>, Vec<u32>) {
     let nr = topo.regions.len();
     let mut reserve = vec![0u32; topo.services.len()];
@@ -566,30 +668,55 @@ fn build_replicas(topo: &Topology, scn: &Scenario) -> (Vec<Replica>, Vec<u32>, V
                 continue;
             }
             for k in 0..s.replicas + reserve[si] {
-                let dormant = k >= s.replicas;
-                replicas.push(Replica {
-                    group: (si * nr + r) as u32,
-                    region: r as u16,
-                    alive: !dormant,
-                    busy: 0,
-                    servers: s.concurrency,
-                    queue_cap: s.queue,
-                    queue: VecDeque::new(),
-                    busy_since: 0,
-                    busy_ns: 0,
-                    believed: !dormant,
-                    hc_fails: 0,
-                    ejected: false,
-                    outlier: OutlierState::default(),
-                    bucket: s.rate_limit.as_ref().map(TokenBucket::full),
-                    dormant,
-                    activated_at: if dormant { Time::MAX } else { 0 },
-                });
+                let g = (si * nr + r) as u32;
+                replicas.push(Replica::new(s, g, g, r, k >= s.replicas, false));
             }
         }
     }
     group_first.push(replicas.len() as u32);
+    if let Some(ro) = &scn.rollout {
+        let (s, v) = (ro.service.index(), &ro.version);
+        for r in 0..nr {
+            if v.present[r] {
+                for _ in 0..v.replicas {
+                    let subset = (topo.services.len() * nr + r) as u32;
+                    replicas.push(Replica::new(v, (s * nr + r) as u32, subset, r, true, true));
+                }
+            }
+            group_active.push(0);
+            group_first.push(replicas.len() as u32);
+        }
+    }
     (replicas, group_first, group_active)
+}
+
+impl Replica {
+    /// A replica of `s` (the service, or a rollout's new version) in group
+    /// `group` and subset `subset`, region `r`; a dormant one waits out of service.
+    fn new(s: &Service, group: u32, subset: u32, r: usize, dormant: bool, canary: bool) -> Replica {
+        Replica {
+            group,
+            subset,
+            canary,
+            region: r as u16,
+            alive: !dormant,
+            busy: 0,
+            servers: s.concurrency,
+            queue_cap: s.queue,
+            queue: VecDeque::new(),
+            busy_since: 0,
+            busy_ns: 0,
+            believed: !dormant,
+            hc_fails: 0,
+            ejected: false,
+            outlier: OutlierState::default(),
+            bucket: s.rate_limit.as_ref().map(TokenBucket::full),
+            dormant,
+            activated_at: if dormant { Time::MAX } else { 0 },
+            capacity_ns: 0,
+            hc_chain: false,
+        }
+    }
 }
 
 /// Runs replication `index` of a scenario.

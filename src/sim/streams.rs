@@ -3,7 +3,8 @@
 //! Replication `i` of a run seeded `s` draws only from ChaCha8 generators
 //! keyed by (s, subsystem) on stream number `i`: adding replications never
 //! changes earlier ones, and each subsystem (arrivals, service times,
-//! network, routing, faults, resilience) has a stream of its own, so a change
+//! network, routing, faults, resilience, the rollout's traffic split) has a
+//! stream of its own, so a change
 //! in how one subsystem draws never shifts another's draws.
 
 use rand::SeedableRng;
@@ -19,6 +20,9 @@ pub struct Streams {
     pub routing: ChaCha8Rng,
     pub faults: ChaCha8Rng,
     pub resilience: ChaCha8Rng,
+    /// Which calls a canary's weight sends to the new version (drawn only
+    /// while the weight is strictly between 0 and 100).
+    pub rollout: ChaCha8Rng,
 }
 
 /// SplitMix64 finaliser: spreads a seed and a subsystem tag over 64 bits.
@@ -45,6 +49,7 @@ impl Streams {
             routing: make(4),
             faults: make(5),
             resilience: make(6),
+            rollout: make(7),
         }
     }
 }

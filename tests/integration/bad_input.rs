@@ -1167,6 +1167,110 @@ fn shape_errors_in_several_sections_are_all_reported() {
     assert_eq!(o.errors(), 2, "{}", o.stderr);
 }
 
+#[test]
+fn every_mistake_in_a_rollout_is_located() {
+    // An unknown service, a start after the run, a weight over 100, a step with two keys, an analysis with
+    // no limit, a background analysis starting past the last step, a `release` on a rollback and a
+    // `bad_deploy` fault are all reported by one run, each at its value.
+    let scenario = format!(
+        "{SCENARIO}{}",
+        r#"
+[rollout]
+service = "fruad"
+start_s = 25
+overrides = { error_rate = 0.2 }
+steps = [
+  { weight = 120 },
+  { weight = 10, pause_s = 5 },
+  { analysis = { interval_s = 5, count = 3 } },
+]
+analysis = { max_error_rate = 0.1, interval_s = 5, starting_step = 7 }
+
+[[guardrails]]
+name = "undo"
+when = { slo = "checkout-availability", burn_rate = 10, window_s = 5 }
+action = { kind = "rollback" }
+release = { burn_rate = 1, hold_s = 30 }
+
+[[faults]]
+kind = "bad_deploy"
+target = { service = "fraud" }
+"#
+    );
+    let p = pair("rollout_mistakes", TOPOLOGY, &scenario);
+    let o = run(&p.scenario);
+    o.error_at(
+        &p.scenario,
+        &at(&scenario, "service = \"fruad\"", "\"fruad\""),
+        &["rollout.service", "unknown service \"fruad\"", "known: api-gateway"],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "start_s = 25", "25"),
+        &["rollout.start_s", "less than duration_s (20)", "found 25"],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "{ weight = 120 }", "120"),
+        &["rollout.steps[0].weight", "between 0 and 100", "found 120"],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "{ weight = 10, pause_s = 5 }", "{ weight"),
+        &["rollout.steps[1]", "exactly one of `weight`"],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "{ analysis = { interval_s = 5", "{ interval_s"),
+        &[
+            "rollout.steps[2].analysis",
+            "needs a limit",
+            "max_error_rate, max_p99_ms",
+        ],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "starting_step = 7", "7"),
+        &["rollout.analysis.starting_step", "between 0 and 2", "found 7"],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "release = { burn_rate = 1", "{ burn_rate"),
+        &["guardrails[0].release", "a rollback is not undone"],
+    )
+    .error_at(
+        &p.scenario,
+        &at(&scenario, "kind = \"bad_deploy\"", "\"bad_deploy\""),
+        &["faults[4].kind", "write it as a [rollout]"],
+    );
+    assert_eq!(o.errors(), 8, "{}", o.stderr);
+}
+
+#[test]
+fn a_release_above_the_firing_rate_is_refused() {
+    // A guardrail that would let go at a higher burn rate than it fires at is refused at `release.burn_rate`, with both rates.
+    let scenario = format!(
+        "{SCENARIO}{}",
+        r#"
+[[guardrails]]
+name = "flappy"
+when = { slo = "checkout-availability", burn_rate = 10, window_s = 5 }
+action = { kind = "failover", from = "psp", to = "us-east" }
+release = { burn_rate = 12, hold_s = 30 }
+"#
+    );
+    let p = pair("release_rate", TOPOLOGY, &scenario);
+    validate(&p.scenario).error_at(
+        &p.scenario,
+        &at(&scenario, "release = { burn_rate = 12", "12"),
+        &[
+            "guardrails[0].release.burn_rate",
+            "at most the firing burn_rate (10)",
+            "found 12",
+        ],
+    );
+}
+
 // ---------------------------------------------------------------- 10. misspelt kinds
 
 #[test]

@@ -382,7 +382,7 @@ percent = 5
 
 #[test]
 fn argo_rollout_and_analysis_template() {
-    // canary.steps → [rollout] steps; the AnalysisTemplate's success rate ≥ 0.95 → max_error_rate 0.05 with its timing; the background analysis keeps startingStep. (Rollouts are not simulated yet: the resolved [rollout] is compared as written.)
+    // canary.steps → [rollout] steps; the AnalysisTemplate's success rate ≥ 0.95 → max_error_rate 0.05 with its timing; the background analysis keeps startingStep. The resolved rollout has them too.
     let i = import(&["argo/rollout.yaml"]);
     let doc: toml::Table = toml::from_str(&i.scenario_toml).unwrap();
     let got = doc.get("rollout").expect("[rollout]").clone();
@@ -405,7 +405,10 @@ analysis = { max_error_rate = 0.05, interval_s = 30, initial_delay_s = 30, count
     .unwrap()["rollout"]
         .clone();
     assert_eq!(got, want);
-    assert!(i.loaded.scenario.not_simulated.iter().any(|n| n == "[rollout]"));
+    let ro = i.loaded.scenario.rollout.as_ref().expect("the rollout resolves");
+    assert_eq!(ro.steps.len(), 6);
+    let (bg, starting) = ro.background.as_ref().expect("a background analysis");
+    assert_eq!((bg.count, bg.failure_limit, *starting), (Some(4), Some(1), 2));
 }
 
 #[test]
@@ -462,8 +465,48 @@ fn imported_and_hand_written_run_identically() {
 }
 
 #[test]
+fn an_imported_rollout_runs_as_its_hand_written_equivalent() {
+    // The Argo Rollout and its AnalysisTemplate, imported, and the [rollout] written by hand give the same
+    // replications, byte for byte (with the new version failing 30% of its calls in both: overrides are not in a manifest).
+    let i = import(&["argo/rollout.yaml"]);
+    let want = hand(
+        r#"[rollout]
+service = "fraud"
+start_s = 120
+overrides = { error_rate = 0.3 }
+steps = [
+  { weight = 20 },
+  { pause_s = 60 },
+  { analysis = { max_error_rate = 0.05, interval_s = 30, initial_delay_s = 30, count = 4, failure_limit = 1 } },
+  { weight = 50 },
+  { pause_s = 120 },
+  { weight = 100 },
+]
+analysis = { max_error_rate = 0.05, interval_s = 30, initial_delay_s = 30, count = 4, failure_limit = 1, starting_step = 2 }
+"#,
+    );
+    let mut want = want;
+    let mut imported = i.loaded.clone();
+    if let Some(ro) = imported.scenario.rollout.as_mut() {
+        ro.version.error_rate = 0.3;
+    }
+    for s in [&mut imported.scenario, &mut want.scenario] {
+        s.duration_ns = 400_000_000_000;
+    }
+    for r in 0..2 {
+        let a = run_replication(&imported.topology, &imported.scenario, 7, r);
+        let b = run_replication(&want.topology, &want.scenario, 7, r);
+        assert!(
+            a.rollout.as_ref().is_some_and(|o| o.exposed_requests > 0),
+            "the new version served"
+        );
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "replication {r}");
+    }
+}
+
+#[test]
 fn a_whole_folder_imports_validates_and_runs() {
-    // Every fixture folder but the rollout's imported by the command line, then validated and run at 2 replications; the rollout's alone validates.
+    // Every fixture folder but the rollout's imported by the command line, then validated and run at 2 replications; the rollout's alone, the same.
     let out = scratch("import-folder");
     let scenario = out.join("imported.toml");
     let mesh = out.join("mesh.toml");
@@ -510,6 +553,17 @@ fn a_whole_folder_imports_validates_and_runs() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let v = run_cli(&["validate", &rollout]);
     assert_eq!(v.status.code(), Some(0), "{}", String::from_utf8_lossy(&v.stderr));
+    let r = run_cli(&[
+        "run",
+        &rollout,
+        "--replications",
+        "2",
+        "--quiet",
+        "--no-report",
+        "--out",
+        &results,
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
 }
 
 #[test]

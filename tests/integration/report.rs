@@ -51,10 +51,12 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn is_generated(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("svg") | Some("png") | Some("html")
-    )
+    // The service graph needs the topology, so `run` draws it, not `report`.
+    p.file_name().is_some_and(|n| n != "graph.svg")
+        && matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("svg") | Some("png") | Some("html")
+        )
 }
 
 /// Checks that tags open and close in order (void HTML elements and

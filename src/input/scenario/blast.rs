@@ -2,7 +2,7 @@
 //! (`max_services`, `max_regions`; no limit when left out) and when a
 //! service × region counts as degraded. Defaults (`defaults.rs`):
 //! `degraded_when = { error_rate = 0.01, latency_factor = 2.0 }`. An entry
-//! with faults and no `[blast_radius]` breaks a catalog rule.
+//! with faults or a rollout and no `[blast_radius]` breaks a catalog rule.
 
 use serde::Deserialize;
 
@@ -28,10 +28,10 @@ pub struct RawDegradedWhen {
 /// The largest declared radius.
 const LIMIT_MAX: i64 = 1_000_000;
 
-pub fn resolve(cx: &mut Ctx, raw: Option<&RawBlastRadius>, has_faults: bool) -> Option<BlastRadius> {
+pub fn resolve(cx: &mut Ctx, raw: Option<&RawBlastRadius>, has_change: bool) -> Option<BlastRadius> {
     let root = KeyPath::root();
     let Some(b) = raw else {
-        if has_faults {
+        if has_change {
             cx.rule(
                 &root,
                 "no [blast_radius]: declare what the experiment is allowed to hit (max_services, max_regions)",

@@ -31,7 +31,8 @@ use crate::model::{
     Dist, Fault, FaultEffect, FaultKind, KillCount, NS_PER_S, QueueId, RandomFault, RegionId, ServiceId, Topology,
 };
 
-/// The fault kinds the engine simulates today; the others validate but `run` refuses them.
+/// The fault kinds the engine simulates (`bad_deploy` is refused: a bad
+/// deploy is a `[rollout]` of a new version).
 pub const SIMULATED_FAULTS: &[FaultKind] = &[
     FaultKind::Latency,
     FaultKind::Abort,
@@ -116,16 +117,10 @@ impl RawFault {
     }
 }
 
-/// Resolves the faults; kinds not simulated yet are added to `not_simulated`.
-pub fn resolve(
-    cx: &mut Ctx,
-    raw: &[RawFault],
-    topo: &Topology,
-    base_dir: &Path,
-    not_simulated: &mut Vec<String>,
-) -> Vec<Fault> {
+/// Resolves the faults.
+pub fn resolve(cx: &mut Ctx, raw: &[RawFault], topo: &Topology, base_dir: &Path) -> Vec<Fault> {
     let faults: Vec<Fault> = (raw.iter().enumerate())
-        .map(|(i, f)| fault(cx, i, f, topo, base_dir, not_simulated))
+        .map(|(i, f)| fault(cx, i, f, topo, base_dir))
         .collect();
     if faults.len() > FAULTS_MAX {
         cx.err(&KeyPath::root().k("faults"), "at most 64 faults per scenario");
@@ -133,14 +128,7 @@ pub fn resolve(
     faults
 }
 
-fn fault(
-    cx: &mut Ctx,
-    i: usize,
-    f: &RawFault,
-    topo: &Topology,
-    base_dir: &Path,
-    not_simulated: &mut Vec<String>,
-) -> Fault {
+fn fault(cx: &mut Ctx, i: usize, f: &RawFault, topo: &Topology, base_dir: &Path) -> Fault {
     let fp = KeyPath::root().k("faults").i(i);
     let taken = keys_taken(f.kind);
     for (key, set) in f.written() {
@@ -161,14 +149,11 @@ fn fault(
         );
     }
     let effect = effect(cx, &fp, f, percent, target.service, topo, base_dir);
-    if !SIMULATED_FAULTS.contains(&f.kind) {
-        not_simulated.push(format!("faults[{i}]: {} faults", f.kind.name()));
-        cx.warn(
+    if f.kind == FaultKind::BadDeploy {
+        cx.err(
             &fp.k("kind"),
-            format!(
-                "{} faults are not simulated yet: `run` refuses this scenario",
-                f.kind.name()
-            ),
+            "a bad deploy is not a fault kind: write it as a [rollout] of the new version \
+             (service, overrides = { error_rate = ..., service_time = ... }, steps)",
         );
     }
     let random = f.random.as_ref().and_then(|r| random(cx, &fp, f, r));
@@ -364,11 +349,11 @@ fn effect(
         FaultKind::Latency => match &f.delay {
             None => {
                 cx.err(fp, "a latency fault needs `delay` (ms, or a distribution)");
-                FaultEffect::NotYetSimulated
+                FaultEffect::Invalid
             }
             Some(d) => match dist(cx, &fp.k("delay"), d, Unit::Ms, base_dir) {
                 Some(delay) => FaultEffect::Latency { delay, percent },
-                None => FaultEffect::NotYetSimulated,
+                None => FaultEffect::Invalid,
             },
         },
         FaultKind::Abort => {
@@ -393,14 +378,14 @@ fn effect(
                     &fp.k("factor"),
                     format!("factor multiplies service time: more than 0 and at most 1000, found {x}"),
                 );
-                FaultEffect::NotYetSimulated
+                FaultEffect::Invalid
             }
             None => {
                 cx.err(
                     fp,
                     "a slowdown fault needs `factor` (service-time multiplier, e.g. 3.0)",
                 );
-                FaultEffect::NotYetSimulated
+                FaultEffect::Invalid
             }
         },
         FaultKind::Blackhole => FaultEffect::Blackhole,
@@ -409,7 +394,7 @@ fn effect(
         FaultKind::PacketLoss => FaultEffect::PacketLoss { percent },
         FaultKind::QueueStall => FaultEffect::QueueStall,
         FaultKind::Drift => drift(cx, fp, f),
-        FaultKind::BadDeploy => FaultEffect::NotYetSimulated,
+        FaultKind::BadDeploy => FaultEffect::Invalid,
     }
 }
 
@@ -462,14 +447,14 @@ fn drift(cx: &mut Ctx, fp: &KeyPath, f: &RawFault) -> FaultEffect {
                 &fp.k("wrong_rate"),
                 format!("wrong_rate is a probability between 0 and 1, found {r}"),
             );
-            FaultEffect::NotYetSimulated
+            FaultEffect::Invalid
         }
         None => {
             cx.err(
                 fp,
                 "a drift fault needs `wrong_rate` (share of wrong outputs while it lasts)",
             );
-            FaultEffect::NotYetSimulated
+            FaultEffect::Invalid
         }
     }
 }

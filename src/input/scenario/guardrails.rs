@@ -3,6 +3,10 @@
 //! given), fires `detect_delay_s` after it first burns at `burn_rate`, and
 //! takes its `action`.
 //!
+//! With `release = { burn_rate, hold_s }` the action is undone once every
+//! window has burned below `burn_rate` for `hold_s`, and the guardrail may
+//! fire again; without it the action stays. A `rollback` is never undone.
+//!
 //! Defaults (`defaults.rs`): `detect_delay_s = 0`; `shed`: `share = 0.5`,
 //! every flow; `scale`: `replicas = 1`, `delay_s = 60`.
 //!
@@ -19,7 +23,7 @@ use serde::Deserialize;
 use super::{RawScenario, known_services};
 use crate::input::defaults;
 use crate::input::diag::{Ctx, KeyPath};
-use crate::model::{Action, Guardrail, NS_PER_S, ServiceId, Topology};
+use crate::model::{Action, Guardrail, NS_PER_S, Release, ServiceId, Topology};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +32,14 @@ pub struct RawGuardrail {
     pub when: RawGuardWhen,
     pub detect_delay_s: Option<f64>,
     pub action: RawAction,
+    pub release: Option<RawRelease>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelease {
+    pub burn_rate: f64,
+    pub hold_s: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -68,14 +80,8 @@ const GUARDRAILS_MAX: usize = 64;
 /// The longest window and detection or provisioning delay: a day.
 const DAY_S: f64 = 86_400.0;
 
-/// Resolves the guardrails; rollback actions are recorded as not simulated.
-pub fn resolve(
-    cx: &mut Ctx,
-    raw: &RawScenario,
-    topo: &Topology,
-    slo_names: &BTreeSet<&str>,
-    not_simulated: &mut Vec<String>,
-) -> Vec<Guardrail> {
+/// Resolves the guardrails.
+pub fn resolve(cx: &mut Ctx, raw: &RawScenario, topo: &Topology, slo_names: &BTreeSet<&str>) -> Vec<Guardrail> {
     let mut guardrails = Vec::new();
     for (i, g) in raw.guardrails.iter().enumerate() {
         let gp = KeyPath::root().k("guardrails").i(i);
@@ -122,9 +128,7 @@ pub fn resolve(
             format!("detect_delay_s must be between 0 and 86400, found {delay}"),
         );
         let action = action(cx, &gp.k("action"), &g.action, raw, topo);
-        if g.action.kind == ActionKind::Rollback {
-            not_simulated.push(format!("guardrails[{i}]: rollback actions"));
-        }
+        let release = g.release.as_ref().and_then(|r| release(cx, &gp, g, r));
         if let (Some(slo), Some(action)) = (slo, action) {
             guardrails.push(Guardrail {
                 name: g.name.clone(),
@@ -134,6 +138,7 @@ pub fn resolve(
                 short_window_ns: short,
                 detect_delay_ns: (delay.clamp(0.0, DAY_S) * NS_PER_S) as u64,
                 action,
+                release,
             });
         }
     }
@@ -141,6 +146,39 @@ pub fn resolve(
         cx.err(&KeyPath::root().k("guardrails"), "at most 64 guardrails per scenario");
     }
     guardrails
+}
+
+/// `release = { burn_rate, hold_s }`: at most the firing burn rate (a
+/// guardrail that lets go above the rate it fires at would flap), and not
+/// for a rollback (a withdrawn version is not deployed again).
+fn release(cx: &mut Ctx, gp: &KeyPath, g: &RawGuardrail, r: &RawRelease) -> Option<Release> {
+    let rp = gp.k("release");
+    if g.action.kind == ActionKind::Rollback {
+        cx.err(
+            &rp,
+            "a rollback is not undone (the withdrawn version is not deployed again): remove `release`",
+        );
+        return None;
+    }
+    let fire = g.when.burn_rate;
+    let rate_ok = cx.check(
+        &rp.k("burn_rate"),
+        r.burn_rate.is_finite() && r.burn_rate >= 0.0 && (!fire.is_finite() || r.burn_rate <= fire),
+        format!(
+            "release.burn_rate must be at least 0 and at most the firing burn_rate ({fire}): the action is \
+             undone once every window burns below it, found {}",
+            r.burn_rate
+        ),
+    );
+    let hold_ok = cx.check(
+        &rp.k("hold_s"),
+        r.hold_s.is_finite() && (0.0..=DAY_S).contains(&r.hold_s),
+        format!("hold_s must be between 0 and 86400, found {}", r.hold_s),
+    );
+    (rate_ok && hold_ok).then_some(Release {
+        burn_rate: r.burn_rate,
+        hold_ns: (r.hold_s * NS_PER_S) as u64,
+    })
 }
 
 /// What the guardrail does, from its kind and the keys that kind needs.

@@ -1,7 +1,10 @@
 //! `[run]`: how long one replication runs, how much of it is warm-up, how
-//! many replications and the seed. Defaults (`defaults.rs`): `warmup_s = 0`,
+//! many replications and the seed; and for telemetry (`run --trace` and
+//! `--metrics`), the wall-clock instant simulated time starts at (`epoch`)
+//! and the scrape interval. Defaults (`defaults.rs`): `warmup_s = 0`,
 //! `replications = 100`, `seed = 1` (the command line's `--replications`
-//! and `--seed` override the last two).
+//! and `--seed` override the last two), `epoch = 2026-01-01T00:00:00Z`,
+//! `scrape_interval_s = 15`.
 
 use serde::Deserialize;
 
@@ -16,6 +19,8 @@ pub struct RawRun {
     pub warmup_s: Option<f64>,
     pub replications: Option<i64>,
     pub seed: Option<u64>,
+    pub epoch: Option<toml::value::Datetime>,
+    pub scrape_interval_s: Option<f64>,
 }
 
 /// The longest run: a week.
@@ -30,6 +35,8 @@ pub struct Run {
     pub warmup_ns: u64,
     pub replications: u32,
     pub seed: u64,
+    pub epoch_unix_ns: u64,
+    pub scrape_interval_ns: u64,
 }
 
 pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
@@ -57,12 +64,71 @@ pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
         (1..=10_000_000).contains(&replications),
         format!("replications must be between 1 and 10000000, found {replications}"),
     );
+    let epoch = match &run.epoch {
+        Some(d) => unix_ns(d),
+        None => Ok(defaults::EPOCH_UNIX_NS),
+    };
+    cx.check(
+        &rp.k("epoch"),
+        epoch.is_ok(),
+        format!(
+            "epoch must be a date-time with its offset, from 1970 to 2262, as in epoch = 2026-01-01T09:00:00Z{}",
+            epoch.as_ref().err().map(|e| format!(" ({e})")).unwrap_or_default()
+        ),
+    );
+    let scrape_s = run.scrape_interval_s.unwrap_or(defaults::SCRAPE_INTERVAL_S);
+    cx.check(
+        &rp.k("scrape_interval_s"),
+        scrape_s.is_finite() && (0.001..=86_400.0).contains(&scrape_s),
+        format!("scrape_interval_s must be between 0.001 and 86400 (a day), found {scrape_s}"),
+    );
     Run {
+        epoch_unix_ns: epoch.unwrap_or(defaults::EPOCH_UNIX_NS),
+        scrape_interval_ns: (scrape_s.clamp(0.001, 86_400.0) * NS_PER_S) as u64,
         duration_s: run.duration_s,
         warmup_s,
         duration_ns: (run.duration_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
         warmup_ns: (warmup_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
         replications: replications.clamp(1, 10_000_000) as u32,
         seed: run.seed.unwrap_or(defaults::SEED),
+    }
+}
+
+/// Nanoseconds since 1970-01-01T00:00:00Z of an offset date-time.
+fn unix_ns(d: &toml::value::Datetime) -> Result<u64, &'static str> {
+    use toml::value::Offset;
+    let (Some(date), Some(time), Some(offset)) = (d.date, d.time, d.offset) else {
+        return Err("a date, a time and an offset (Z or ±hh:mm) are all needed");
+    };
+    // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+    let (y, m, day) = (date.year as i64, date.month as i64, date.day as i64);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let offset_min = match offset {
+        Offset::Z => 0,
+        Offset::Custom { minutes } => minutes as i64,
+    };
+    let secs = days * 86_400 + time.hour as i64 * 3600 + time.minute as i64 * 60 + time.second.unwrap_or(0) as i64
+        - offset_min * 60;
+    let ns = secs as i128 * 1_000_000_000 + time.nanosecond.unwrap_or(0) as i128;
+    u64::try_from(ns).map_err(|_| "before 1970 or too far ahead")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn epochs_convert_to_unix_time() {
+        // Known instants: the Unix epoch, the default, and an offset that moves it back an hour.
+        let at = |s: &str| super::unix_ns(&s.parse().unwrap());
+        assert_eq!(at("1970-01-01T00:00:00Z"), Ok(0));
+        assert_eq!(at("2026-01-01T00:00:00Z"), Ok(1_767_225_600_000_000_000));
+        assert_eq!(at("2026-01-01T01:00:00+01:00"), Ok(1_767_225_600_000_000_000));
+        assert_eq!(at("2000-02-29T12:30:15.5Z"), Ok(951_827_415_500_000_000));
+        assert!(at("1969-12-31T23:59:59Z").is_err());
+        assert!(at("2026-01-01T00:00:00").is_err(), "no offset");
     }
 }

@@ -125,13 +125,7 @@ pub fn resolve(cx: &mut Ctx, si: usize, s: &RawService, names: &Names) -> Servic
     });
     let outlier_detection = (s.outlier_detection.as_ref()).map(|o| outlier(cx, &p.k("outlier_detection"), o));
     let quality = s.quality.as_ref().map(|q| quality(cx, &p.k("quality"), q));
-    let validates = s.validates.as_ref().map(|v| {
-        cx.in_range(&p.k("validates").k("catches"), v.catches, 0.0, 1.0, "catches");
-        Validates {
-            catches: v.catches,
-            on_catch: v.on_catch,
-        }
-    });
+    let validates = s.validates.as_ref().map(|v| validates(cx, &p.k("validates"), v));
     if s.calls.len() > CALLS_MAX {
         cx.err(&p.k("calls"), "at most 1000 calls per service");
     }
@@ -175,7 +169,17 @@ fn health_check(cx: &mut Ctx, hp: &KeyPath, h: &RawHealthCheck) -> HealthCheck {
     }
 }
 
-fn rate_limit(cx: &mut Ctx, rp: &KeyPath, r: &RawRateLimit) -> RateLimit {
+/// `validates = { catches, on_catch }` (also a rollout's override).
+pub(crate) fn validates(cx: &mut Ctx, vp: &KeyPath, v: &RawValidates) -> Validates {
+    cx.in_range(&vp.k("catches"), v.catches, 0.0, 1.0, "catches");
+    Validates {
+        catches: v.catches,
+        on_catch: v.on_catch,
+    }
+}
+
+/// `rate_limit = { per_s, burst }` (also a rollout's override).
+pub(crate) fn rate_limit(cx: &mut Ctx, rp: &KeyPath, r: &RawRateLimit) -> RateLimit {
     cx.in_range(&rp.k("per_s"), r.per_s, 0.0, 1e9, "per_s");
     let burst = r.burst.unwrap_or(defaults::rate_limit_burst(r.per_s));
     cx.in_range(&rp.k("burst"), burst, 1.0, 1e9, "burst");
@@ -200,7 +204,8 @@ fn outlier(cx: &mut Ctx, op: &KeyPath, o: &RawOutlier) -> Outlier {
     }
 }
 
-fn quality(cx: &mut Ctx, qp: &KeyPath, q: &RawQuality) -> Quality {
+/// `quality = { wrong_rate, wrong_effect }` (also a rollout's override).
+pub(crate) fn quality(cx: &mut Ctx, qp: &KeyPath, q: &RawQuality) -> Quality {
     cx.in_range(&qp.k("wrong_rate"), q.wrong_rate, 0.0, 1.0, "wrong_rate");
     let discount = (q.wrong_effect.as_ref())
         .and_then(|e| e.discount)

@@ -1,6 +1,9 @@
 //! Fan charts over time: per flow, the p10–p90 band across replications and
 //! the p50 line of one figure per time bucket, with the buckets in which a
 //! fault was active shaded (darker where it was active in more replications).
+//! The error rate is drawn over a rolling minute (`error_rate_60s`) where the
+//! results have it: per 10 s bucket a low rate is mostly zeros and single
+//! failures. A rollout's weight gets a fan of its own (one for all flows).
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -15,6 +18,8 @@ use crate::results::summary::Summary;
 pub(crate) enum Metric {
     ErrorRate,
     LatencyP99,
+    /// The rollout's new version's weight (percent of its service's calls).
+    RolloutWeight,
 }
 
 /// Flows in `timeseries.csv`, in `summary.json`'s order, then any others in file order.
@@ -47,6 +52,10 @@ pub(crate) struct FanChart {
     /// latency SLOs (ms).
     objectives: Vec<(f64, String)>,
     breaker_opens: f64,
+    /// The error rate is over a rolling minute (not per bucket).
+    rolling: bool,
+    /// The rollout's service (for the weight chart's title).
+    service: String,
 }
 
 impl FanChart {
@@ -61,14 +70,18 @@ impl FanChart {
         );
         let scale = match metric {
             Metric::ErrorRate => 100.0,
-            Metric::LatencyP99 => 1.0,
+            Metric::LatencyP99 | Metric::RolloutWeight => 1.0,
         };
+        let rolling =
+            metric == Metric::ErrorRate && rows.iter().any(|b| b.error_rate_60s.iter().any(|v| v.is_finite()));
         let buckets: Vec<(f64, f64, [f64; 3], f64)> = rows
             .iter()
             .map(|b| {
                 let q = match metric {
+                    Metric::ErrorRate if rolling => b.error_rate_60s,
                     Metric::ErrorRate => b.error_rate,
                     Metric::LatencyP99 => b.latency_p99_ms,
+                    Metric::RolloutWeight => b.rollout_weight,
                 };
                 (
                     b.time_s / axis.divisor,
@@ -111,6 +124,7 @@ impl FanChart {
                 .filter(|x| x.kind == "latency" && x.flow.as_deref().is_none_or(|f| f == flow))
                 .filter_map(|x| x.threshold_ms.map(|t| (t, format!("{} threshold: {t} ms", x.name))))
                 .collect(),
+            Metric::RolloutWeight => Vec::new(),
         };
         Some(FanChart {
             flow: flow.to_string(),
@@ -122,6 +136,8 @@ impl FanChart {
             replications: s.replications,
             objectives,
             breaker_opens: rows.iter().map(|b| b.breaker_opens).filter(|v| v.is_finite()).sum(),
+            rolling,
+            service: s.rollout.as_ref().map(|r| r.service.clone()).unwrap_or_default(),
         })
     }
 
@@ -129,6 +145,7 @@ impl FanChart {
         match self.metric {
             Metric::ErrorRate => format!("error_rate_{}", file_stem(&self.flow)),
             Metric::LatencyP99 => format!("latency_p99_{}", file_stem(&self.flow)),
+            Metric::RolloutWeight => "rollout_weight".to_string(),
         }
     }
 
@@ -136,6 +153,7 @@ impl FanChart {
         match self.metric {
             Metric::ErrorRate => format!("{}: error rate over time", self.flow),
             Metric::LatencyP99 => format!("{}: p99 latency over time", self.flow),
+            Metric::RolloutWeight => format!("{}: the new version's weight over time", self.service),
         }
     }
 
@@ -143,6 +161,7 @@ impl FanChart {
         match self.metric {
             Metric::ErrorRate => "error rate (% of requests failed)",
             Metric::LatencyP99 => "p99 latency (ms)",
+            Metric::RolloutWeight => "weight (% of the service's calls)",
         }
     }
 }
@@ -197,11 +216,11 @@ impl Plot for FanChart {
             }
         }
         let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
-        // An error rate never exceeds 100%: no axis up to 110%.
-        let y_max = if self.metric == Metric::ErrorRate {
-            y_max.min(105.0)
-        } else {
-            y_max
+        // An error rate never exceeds 100%: no axis up to 110%; a weight's axis is 0–100%.
+        let y_max = match self.metric {
+            Metric::ErrorRate => y_max.min(105.0),
+            Metric::RolloutWeight => 105.0,
+            Metric::LatencyP99 => y_max,
         };
         let any_fault = self.buckets.iter().any(|b| b.3 > 0.0);
         let mut legend = vec![
@@ -217,13 +236,17 @@ impl Plot for FanChart {
         for (_, label) in self.objectives.iter().filter(|(v, _)| *v <= y_max) {
             legend.push(LegendItem::new(Swatch::Dashed(RED), label.clone()));
         }
+        let bucket = tick(self.bucket_s, self.bucket_s * 5.0);
         let what = match self.metric {
-            Metric::ErrorRate => "Failed requests / requests",
-            Metric::LatencyP99 => "99th-percentile latency",
+            Metric::ErrorRate if self.rolling => {
+                format!("Failed requests / requests over the last minute, at each {bucket} s")
+            }
+            Metric::ErrorRate => format!("Failed requests / requests per {bucket} s bucket"),
+            Metric::LatencyP99 => format!("99th-percentile latency per {bucket} s bucket"),
+            Metric::RolloutWeight => format!("Share of calls sent to the new version, mean per {bucket} s bucket"),
         };
         let mut subtitle = format!(
-            "{what} per {} s bucket; band and median are quantiles across {} replications",
-            tick(self.bucket_s, self.bucket_s * 5.0),
+            "{what}; band and median are quantiles across {} replications",
             self.replications
         );
         if self.breaker_opens > 0.0 && self.metric == Metric::ErrorRate {

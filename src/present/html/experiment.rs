@@ -41,7 +41,9 @@ pub(super) fn page(saved: &Saved, charts: &[Chart]) -> String {
     }
     out.push_str("</header>\n<main>\n");
     verdict_section(&mut out, s);
+    super::changes::section(&mut out, s);
     blast_section(&mut out, s);
+    graph_section(&mut out, saved);
     charts_section(&mut out, saved, charts);
     flows_section(&mut out, s);
     services_section(&mut out, s);
@@ -546,4 +548,28 @@ fn reproduce_command(s: &Summary) -> (String, bool) {
         ),
         _ => (s.command.clone(), true),
     }
+}
+
+/// The service graph `run` drew beside the results (`graph.svg`), inlined,
+/// when the folder has it.
+fn graph_section(out: &mut String, saved: &Saved) {
+    let Ok(svg) = std::fs::read_to_string(saved.dir.join("graph.svg")) else {
+        return;
+    };
+    if !svg.starts_with("<svg ") {
+        return;
+    }
+    // As for the charts: the namespace is implied inside HTML.
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1).replacen(
+        "<svg ",
+        "<svg role=\"img\" aria-label=\"service graph\" ",
+        1,
+    );
+    out.push_str("<section id=\"graph\">\n<h2>Service graph</h2>\n<figure id=\"graph-figure\">\n");
+    out.push_str(svg.trim_end());
+    out.push_str(
+        "\n<figcaption>Every service and queue per region; red: this experiment&#39;s fault targets, orange: the \
+         rest of its static blast radius; each box&#39;s radius: the services that would be hit if it failed \
+         — <a href=\"graph.svg\">SVG</a> · <a href=\"graph.dot\">DOT</a></figcaption>\n</figure>\n</section>\n",
+    );
 }

@@ -90,6 +90,7 @@ impl Replication<'_> {
                 };
                 self.rec.request_done(flow as u16, arrival, Some(0), end);
                 self.guard_observe(flow as u16, Outcome::Failed, Some(0), false);
+                self.tel_shed(flow as u16, region);
             }
             self.schedule_arrival(region, self.engine.now);
             return;
@@ -108,6 +109,7 @@ impl Replication<'_> {
         let c = &mut self.calls.slots[call as usize];
         c.value = value;
         c.flow = flow as u16;
+        self.tel_root(call, flow as u16, region);
         self.send_try(call);
         self.schedule_arrival(region, self.engine.now);
     }

@@ -46,6 +46,19 @@ impl Broker {
         }
     }
 
+    /// Messages waiting in queue × region `qr` (in backoff included), and
+    /// the publish time of the oldest.
+    pub(super) fn depth_and_oldest(&self, qr: usize) -> (u64, Option<Time>) {
+        let q = &self.queues[qr];
+        let oldest = q
+            .msgs
+            .iter()
+            .chain(q.delayed.iter().map(|(_, m)| m))
+            .map(|m| m.publish)
+            .min();
+        ((q.msgs.len() + q.delayed.len()) as u64, oldest)
+    }
+
     pub(super) fn close(&mut self, now: Time, rec: &mut Recorder) {
         for (i, q) in self.queues.iter_mut().enumerate() {
             depth_touch(q, &mut rec.queues[i], now, rec.warmup_ns, rec.end_ns);
@@ -83,10 +96,12 @@ impl Replication<'_> {
             .map(|r| r.index())
             .find(|&r| queue.present[r])
         else {
+            self.tel_publish(call, None);
             self.complete_call(call, Outcome::Failed, -1.0, false);
             return;
         };
         let qr = q.index() * self.nr + region;
+        self.tel_publish(call, Some(qr));
         let counted = self.rec.counted(self.engine.now);
         if self.broker.queues[qr].msgs.len() as u64 >= queue.max_depth {
             if counted {

@@ -7,6 +7,7 @@
 use rand::RngExt;
 
 use super::*;
+use crate::observe::telemetry::Cause;
 use crate::sim::mechanisms::backoff_ns;
 
 impl<'a> Replication<'a> {
@@ -48,6 +49,7 @@ impl<'a> Replication<'a> {
         if in_flight > self.peak_in_flight {
             self.peak_in_flight = in_flight;
         }
+        self.tel_new_call(idx, parent);
         idx
     }
     pub(super) fn free_call(&mut self, idx: u32) {
@@ -89,11 +91,13 @@ impl<'a> Replication<'a> {
                 c.flow,
             )
         };
+        let asked = target;
         // Guardrail actions in force: a kill switch sends the call to its
         // fallback; a failover sends it to another service.
         if self.guardrails.acting {
             if self.guardrails.switched[target.index()] && !self.calls.slots[idx as usize].on_fallback {
                 self.calls.slots[idx as usize].waiting = false;
+                self.tel_try_refused(idx, target, Cause::KillSwitch);
                 self.call_failed(idx);
                 return;
             }
@@ -120,11 +124,14 @@ impl<'a> Replication<'a> {
                 .map_or(0, |b| b.cause());
             self.calls.slots[idx as usize].touched |= cause;
             self.calls.slots[idx as usize].waiting = false;
+            self.tel_try_refused(idx, target, Cause::CircuitOpen);
             self.call_failed(idx);
             return;
         }
         let Some(rep) = self.route(target, from) else {
             // Nowhere to send it: fails at once (as a missing cluster in Envoy).
+            self.tel_try_sent(idx, asked, target, None);
+            self.tel_cause(idx, Cause::NoRoute);
             self.on_reply(idx, Reply::fail(true));
             return;
         };
@@ -139,12 +146,14 @@ impl<'a> Replication<'a> {
                 self.callers.slots[caller_slot as usize].bulkhead.holder_met(touched);
             }
         }
+        self.tel_try_sent(idx, asked, target, Some(rep));
         if let Some(status) = self.active.abort(g, &self.scn.faults, &mut self.rng.faults) {
             if counted {
                 let gs = &mut self.rec.groups[g];
                 gs.requests += 1;
                 gs.errors += 1;
             }
+            self.tel_cause(idx, Cause::Aborted(status));
             self.on_reply(idx, Reply::fail(status >= 500));
             return;
         }
@@ -174,7 +183,10 @@ impl<'a> Replication<'a> {
                 rec | (self.calls.slots[idx as usize].on_fallback as u32) << 31
             }
         };
-        let delay = self.net(from, to) + link_delay + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
+        let net = self.net(from, to);
+        let injected = link_delay + self.active.delay(g, &self.scn.faults, &mut self.rng.faults);
+        let delay = net + injected;
+        self.tel_in_transit(idx, injected > 0, delay != 0);
         if delay == 0 {
             // Nothing in between: delivered now, without a trip through the event queue.
             self.on_deliver(idx, epoch, attempt, flow, rep, charge);
@@ -192,6 +204,7 @@ impl<'a> Replication<'a> {
     }
     /// A try's answer reached the caller.
     pub(super) fn on_reply(&mut self, idx: u32, reply: Reply) {
+        self.tel_try_end(idx, reply.outcome);
         self.try_ended(idx, reply.outcome != Outcome::Failed);
         if reply.outcome == Outcome::Failed {
             if reply.retryable && self.try_retry(idx) {
@@ -276,6 +289,7 @@ impl<'a> Replication<'a> {
             if self.rec.counted(self.engine.now) {
                 self.rec.groups[g].timeouts += 1;
             }
+            self.tel_try_timeout(idx);
             self.try_ended(idx, false);
         }
         let c = &mut self.calls.slots[idx as usize];
@@ -289,6 +303,7 @@ impl<'a> Replication<'a> {
         if self.rec.counted(self.engine.now) {
             self.rec.groups[g].timeouts += 1;
         }
+        self.tel_try_timeout(idx);
         self.try_ended(idx, false);
         if self.try_retry(idx) {
             // The late answer of this try is dropped: the next try has a new attempt number.
@@ -312,8 +327,12 @@ impl<'a> Replication<'a> {
             self.rec.sites[c.site as usize].fallbacks += 1;
         }
         match fallback {
-            Some((Fallback::Degrade, _)) => self.complete_call(idx, Outcome::Degraded, -1.0, caught),
+            Some((Fallback::Degrade, _)) => {
+                self.tel_fallback(idx, None);
+                self.complete_call(idx, Outcome::Degraded, -1.0, caught)
+            }
             Some((Fallback::Service(f), timeout)) => {
+                self.tel_fallback(idx, Some(f));
                 // The fallback is a fresh call (own deadline) on the same slot.
                 let c = &mut self.calls.slots[idx as usize];
                 c.epoch = c.epoch.wrapping_add(1);
@@ -347,6 +366,7 @@ impl<'a> Replication<'a> {
             c.value,
             c.touched,
         );
+        self.tel_call_done(idx, outcome);
         self.free_call(idx);
         if holds_permit {
             self.callers.slots[caller_slot as usize].bulkhead.release();

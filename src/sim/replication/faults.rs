@@ -11,6 +11,7 @@ impl Replication<'_> {
         let i = window.fault as usize;
         let f = &self.scn.faults[i];
         let bit = 1u64 << i.min(63);
+        self.tel_fault_window(i, 1);
         match onset(f, window.unit) {
             Onset::Effect => self.active.activate(i as u16, &self.scn.faults),
             Onset::KillUnit { unit } => {
@@ -43,8 +44,11 @@ impl Replication<'_> {
             }
             Onset::Outage => {
                 for r in (0..self.nr).filter(|&r| f.regions[r]) {
-                    for s in 0..self.topo.services.len() {
-                        for rep in self.group_range(s * self.nr + r) {
+                    // Every service's replicas there, a rollout's new version's too.
+                    let canary = (self.group_first.len() > self.stable_groups + 1).then_some(self.stable_groups + r);
+                    let subsets = (0..self.topo.services.len()).map(|s| s * self.nr + r).chain(canary);
+                    for u in subsets.collect::<Vec<_>>() {
+                        for rep in self.group_range(u) {
                             if self.replicas[rep as usize].alive {
                                 self.kill_replica(rep, bit);
                                 self.killed[w as usize].push(rep);
@@ -76,6 +80,7 @@ impl Replication<'_> {
 
     pub(super) fn fault_end(&mut self, w: u32) {
         let i = self.windows[w as usize].fault as usize;
+        self.tel_fault_window(i, -1);
         match self.scn.faults[i].effect {
             FaultEffect::Kill { .. } | FaultEffect::RegionOutage | FaultEffect::QueueStall => {
                 for r in std::mem::take(&mut self.killed[w as usize]) {
@@ -90,25 +95,49 @@ impl Replication<'_> {
             _ => self.active.deactivate(i as u16, &self.scn.faults),
         }
     }
-    /// The next dormant replica of group g comes up (a `scale` guardrail's
-    /// new capacity): it joins the group's replicas in service. Returns
-    /// whether there was one.
-    pub(super) fn wake(&mut self, g: usize) -> bool {
-        let r = self.group_first[g] + self.group_active[g];
-        if r >= self.group_first[g + 1] {
+    /// The next dormant replica of subset u comes up (a `scale` guardrail's
+    /// new capacity, or a rollout's new version): it joins the subset's
+    /// replicas in service. Returns whether there was one.
+    pub(super) fn wake(&mut self, u: usize) -> bool {
+        let r = self.group_first[u] + self.group_active[u];
+        if r >= self.group_first[u + 1] {
             return false;
         }
-        self.group_active[g] += 1;
+        self.group_active[u] += 1;
         let now = self.engine.now;
+        self.touch(r);
         let rep = &mut self.replicas[r as usize];
         rep.dormant = false;
         rep.alive = true;
         rep.believed = true;
         rep.hc_fails = 0;
         rep.activated_at = now;
-        rep.busy_since = now;
+        if !rep.routable() {
+            self.group_down[u] += 1; // still ejected from an earlier time in service
+        }
         self.start_health_checks(r, now);
         true
+    }
+
+    /// The last replica in service of subset u goes out of service (a
+    /// released `scale`, a rollout's lower weight): it takes no new calls,
+    /// finishes what it holds, and its capacity stops counting.
+    pub(super) fn retire(&mut self, u: usize) {
+        if self.group_active[u] == 0 {
+            return;
+        }
+        let r = self.group_first[u] + self.group_active[u] - 1;
+        if !self.replicas[r as usize].routable() {
+            self.group_down[u] -= 1;
+        }
+        self.group_active[u] -= 1;
+        self.touch(r);
+        let (warmup, end, now) = (self.rec.warmup_ns, self.rec.end_ns, self.engine.now);
+        let rep = &mut self.replicas[r as usize];
+        rep.capacity_ns += super::in_service_ns(rep, warmup, end, now);
+        rep.activated_at = Time::MAX;
+        rep.dormant = true;
+        rep.believed = false;
     }
     /// A replica dies by fault `bit`: its queued and in-service requests
     /// fail at once (connection reset) and carry the fault; it refuses new
@@ -133,10 +162,14 @@ impl Replication<'_> {
                 gs.errors += 1;
                 gs.latency.record(self.engine.now - task.arrival);
             }
+            if self.replicas[r as usize].canary {
+                self.canary_answered(task.arrival, false, Some(self.engine.now - task.arrival), false);
+            }
             let from = self.calls.slots[task.call as usize].from_region as usize;
             if self.awaits(task.call, task.call_epoch, task.attempt) {
                 self.calls.slots[task.call as usize].touched |= bit;
             }
+            self.tel_task_end(t, crate::observe::telemetry::Cause::Reset, false, bit);
             self.free_task(t);
             self.charge_try_ended(task.charge, false);
             self.respond(task.call, task.call_epoch, task.attempt, from, r, Reply::fail(true));

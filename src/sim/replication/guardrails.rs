@@ -5,12 +5,21 @@
 //! the burn rate — the bad share divided by the error budget (1 − objective)
 //! — over `window_s` and, for multiwindow alerts, over `short_window_s`. The
 //! first time every window burns at least `burn_rate`, the alert is pending;
-//! it fires (and the action starts) `detect_delay_s` later. Each guardrail
-//! fires at most once per replication. Actions: `failover` (calls to a
-//! service go to another service, or to a region), `kill_switch` (calls go
-//! straight to their fallback), `shed` (a share of the flows' arrivals is
-//! rejected), `scale` (replicas come up after a provisioning delay).
-//! Time to detect and to mitigate are measured from the first fault start.
+//! it fires (and the action starts) `detect_delay_s` later. Actions:
+//! `failover` (calls to a service go to another service, or to a region),
+//! `kill_switch` (calls go straight to their fallback), `shed` (a share of
+//! the flows' arrivals is rejected), `scale` (replicas come up after a
+//! provisioning delay), `rollback` (the rollout's new version is withdrawn).
+//!
+//! Without `release` an action stays, and the guardrail fires at most once.
+//! With `release = { burn_rate, hold_s }`, once the action is in effect
+//! every check asks whether every window burns below the release rate; when
+//! they have for `hold_s` without a break, the action is undone (fail back,
+//! kill switch off, shedding stops, the added replicas go out of service)
+//! and the guardrail watches again: it may fire again (flapping, counted).
+//! Time to detect and to mitigate are measured from the first fault start
+//! (or the rollout's start), for the first firing; the time spent
+//! mitigated adds up every period an action was in effect.
 
 use std::collections::VecDeque;
 
@@ -22,14 +31,30 @@ use crate::sim::engine::Time;
 /// What one guardrail did in one replication.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GuardOutcome {
-    /// When the alert fired.
+    /// When the alert first fired.
     pub fired_ns: Option<u64>,
-    /// When the action took effect (for `scale`, when the replicas came up).
+    /// When the action first took effect (for `scale`, when the replicas came up).
     pub mitigated_ns: Option<u64>,
     /// Error budget of the guarded SLO spent before mitigation (1 = all of it).
     pub budget_before: f64,
     /// Requests the action rejected (`shed`).
     pub shed: u64,
+    /// Times it fired (more than once only with `release`).
+    pub firings: u32,
+    /// Time its action was in effect, summed over its firings, up to the end of the run.
+    pub mitigated_total_ns: u64,
+}
+
+/// Where a guardrail stands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum GuardState {
+    /// Watching its windows.
+    Watching,
+    /// Fired: its action is on its way (detection, provisioning).
+    Firing,
+    /// Its action is in effect since `since`; with a release, the windows
+    /// have all burned below the release rate since `below_since`.
+    Acting { since: Time, below_since: Option<Time> },
 }
 
 /// A sliding window of one-second slots.
@@ -80,7 +105,7 @@ pub(super) struct Monitor {
     /// Counts of the second in progress.
     cur_valid: u64,
     cur_bad: u64,
-    fired: bool,
+    state: GuardState,
     /// Counted bad events so far, and at mitigation; counted valid events.
     bad_total: u64,
     valid_total: u64,
@@ -115,7 +140,7 @@ impl Guardrails {
                     short: g.short_window_ns.map(Window::new),
                     cur_valid: 0,
                     cur_bad: 0,
-                    fired: false,
+                    state: GuardState::Watching,
                     bad_total: 0,
                     valid_total: 0,
                     bad_at_mitigation: None,
@@ -128,6 +153,21 @@ impl Guardrails {
             shedding: Vec::new(),
             acting: false,
         }
+    }
+
+    /// The run is over at `end`: actions still in effect stop counting time there.
+    pub(super) fn close(&mut self, end: Time) {
+        for m in &mut self.monitors {
+            if let GuardState::Acting { since, .. } = m.state {
+                m.outcome.mitigated_total_ns += end.saturating_sub(since);
+                m.state = GuardState::Watching;
+            }
+        }
+    }
+
+    /// Recomputes whether a redirect or a kill switch is in force.
+    fn refresh_acting(&mut self) {
+        self.acting = self.redirect.iter().any(Option::is_some) || self.switched.iter().any(|s| *s);
     }
 
     /// The outcomes, with the budget spent before mitigation.
@@ -179,9 +219,12 @@ impl Replication<'_> {
         }
     }
 
-    /// Closes the second and fires the guardrails whose windows all burn.
+    /// Closes the second; fires the guardrails whose windows all burn, and
+    /// releases those whose windows have burned below their release rate
+    /// long enough.
     pub(super) fn on_guard_check(&mut self) {
         let sec = self.engine.now / 1_000_000_000;
+        let now = self.engine.now;
         for i in 0..self.guardrails.monitors.len() {
             let g = &self.scn.guardrails[i];
             let budget = 1.0 - self.scn.slos[g.slo].objective;
@@ -193,16 +236,32 @@ impl Replication<'_> {
             if let Some(w) = m.short.as_mut() {
                 w.push(sec, v, b);
             }
-            if m.fired {
-                continue;
-            }
-            let burning =
-                m.long.burn(budget) >= g.burn_rate && m.short.as_ref().is_none_or(|w| w.burn(budget) >= g.burn_rate);
-            if burning {
-                m.fired = true;
-                let at = self.engine.now + g.detect_delay_ns;
-                m.outcome.fired_ns = Some(at);
-                self.engine.schedule(at, Ev::GuardAct(i as u16));
+            // Every window at or above `rate`.
+            let all_at = |m: &Monitor, rate: f64| {
+                m.long.burn(budget) >= rate && m.short.as_ref().is_none_or(|w| w.burn(budget) >= rate)
+            };
+            // Every window below `rate`.
+            let all_below = |m: &Monitor, rate: f64| {
+                m.long.burn(budget) < rate && m.short.as_ref().is_none_or(|w| w.burn(budget) < rate)
+            };
+            match (m.state, g.release) {
+                (GuardState::Watching, _)
+                    if (m.outcome.firings == 0 || g.release.is_some()) && all_at(m, g.burn_rate) =>
+                {
+                    m.state = GuardState::Firing;
+                    m.outcome.firings += 1;
+                    let at = now + g.detect_delay_ns;
+                    m.outcome.fired_ns.get_or_insert(at);
+                    self.engine.schedule(at, Ev::GuardAct(i as u16));
+                }
+                (GuardState::Acting { since, below_since }, Some(rel)) => {
+                    let below_since = all_below(m, rel.burn_rate).then(|| below_since.unwrap_or(now));
+                    m.state = GuardState::Acting { since, below_since };
+                    if below_since.is_some_and(|b| now - b >= rel.hold_ns) {
+                        self.release(i);
+                    }
+                }
+                _ => {}
             }
         }
         if self.engine.now + NS_PER_S as u64 <= self.scn.duration_ns {
@@ -228,9 +287,40 @@ impl Replication<'_> {
                     .schedule(self.engine.now + delay_ns, Ev::GuardScaled(i as u16));
                 return;
             }
-            Action::Rollback => {}
+            Action::Rollback => self.withdraw(super::Withdrawal::Guardrail),
         }
         self.mitigated(i);
+    }
+
+    /// The SLO has recovered: the action is undone, the guardrail watches again.
+    fn release(&mut self, i: usize) {
+        let now = self.engine.now;
+        match self.scn.guardrails[i].action {
+            Action::FailoverService { from, .. } => self.guardrails.redirect[from.index()] = None,
+            Action::FailoverRegion { service, .. } => self.guardrails.pinned[service.index()] = None,
+            Action::KillSwitch { service } => self.guardrails.switched[service.index()] = false,
+            Action::Shed { .. } => self.guardrails.shedding.retain(|&(_, _, g)| g != i),
+            Action::Scale { service, replicas, .. } => {
+                // The added replicas go (the service's own are never taken).
+                let own = self.topo.services[service.index()].replicas;
+                for r in 0..self.nr {
+                    let g = service.index() * self.nr + r;
+                    for _ in 0..replicas {
+                        if self.group_active[g] > own {
+                            self.retire(g);
+                        }
+                    }
+                }
+            }
+            // A rollback has no release (refused when the scenario is read).
+            Action::Rollback => {}
+        }
+        self.guardrails.refresh_acting();
+        let m = &mut self.guardrails.monitors[i];
+        if let GuardState::Acting { since, .. } = m.state {
+            m.outcome.mitigated_total_ns += now - since;
+        }
+        m.state = GuardState::Watching;
     }
 
     /// New replicas are up: the dormant replicas of the service wake.
@@ -249,8 +339,15 @@ impl Replication<'_> {
     fn mitigated(&mut self, i: usize) {
         let now: Time = self.engine.now;
         let m = &mut self.guardrails.monitors[i];
-        m.outcome.mitigated_ns = Some(now);
-        m.bad_at_mitigation = Some(m.bad_total);
+        if m.outcome.mitigated_ns.is_none() {
+            m.outcome.mitigated_ns = Some(now);
+            m.bad_at_mitigation = Some(m.bad_total);
+        }
+        m.state = GuardState::Acting {
+            since: now,
+            below_since: None,
+        };
+        self.tel_guardrail(i);
     }
 
     /// Whether a new arrival of `flow` is shed (and counts it).

@@ -7,6 +7,11 @@
 //! detection has not ejected it. When no replica anywhere is routable the
 //! mesh routes as if all were (Envoy's panic mode), so a total outage shows
 //! up as refusals, not as an empty route.
+//!
+//! With a rollout, a call to its service first picks a version, as Istio's
+//! weighted routes do: the new version with the weight's probability, then
+//! a replica of that version's subset by the rules above (the versions do
+//! not stand in for each other).
 
 use rand::RngExt;
 
@@ -17,17 +22,30 @@ use crate::sim::mechanisms::outlier::max_ejected;
 impl Replication<'_> {
     /// Picks a replica of `s` for a call from region `from`, or `None`.
     pub(super) fn route(&mut self, s: ServiceId, from: usize) -> Option<u32> {
-        self.route_with(s, from, true)
-            .or_else(|| self.route_with(s, from, false))
+        // The subsets of the chosen version are `base + region`.
+        let base = if s.0 == self.canary_service && self.new_version_takes_it() {
+            self.stable_groups
+        } else {
+            s.index() * self.nr
+        };
+        self.route_with(s, from, true, base)
+            .or_else(|| self.route_with(s, from, false, base))
     }
 
-    fn route_with(&mut self, s: ServiceId, from: usize, healthy_only: bool) -> Option<u32> {
+    /// Whether a call to the rollout's service goes to the new version: a
+    /// draw from the rollout's own stream, only while the weight is partial.
+    fn new_version_takes_it(&mut self) -> bool {
+        let share = self.canary_share;
+        share >= 1.0 || (share > 0.0 && self.rng.rollout.random::<f64>() < share)
+    }
+
+    fn route_with(&mut self, s: ServiceId, from: usize, healthy_only: bool, base: usize) -> Option<u32> {
         let svc = &self.topo.services[s.index()];
         // A guardrail's regional failover pins the service to one region.
         if let Some(r) = self.guardrails.pinned[s.index()] {
             let r = r as usize;
             return if svc.present[r] {
-                self.pick(s.index() * self.nr + r, healthy_only)
+                self.pick(base + r, healthy_only)
             } else {
                 None
             };
@@ -35,7 +53,7 @@ impl Replication<'_> {
         match svc.locality {
             Locality::LocalOnly => {
                 if svc.present[from] {
-                    self.pick(s.index() * self.nr + from, healthy_only)
+                    self.pick(base + from, healthy_only)
                 } else {
                     None
                 }
@@ -44,7 +62,7 @@ impl Replication<'_> {
                 for k in 0..self.topo.nearest[from].len() {
                     let r = self.topo.nearest[from][k].index();
                     if svc.present[r]
-                        && let Some(rep) = self.pick(s.index() * self.nr + r, healthy_only)
+                        && let Some(rep) = self.pick(base + r, healthy_only)
                     {
                         return Some(rep);
                     }
@@ -58,7 +76,7 @@ impl Replication<'_> {
                 let total: u32 = reachable
                     .iter()
                     .filter(|r| svc.present[r.index()])
-                    .map(|r| count(s.index() * self.nr + r.index()))
+                    .map(|r| count(base + r.index()))
                     .sum();
                 if total == 0 {
                     return None;
@@ -68,7 +86,7 @@ impl Replication<'_> {
                     if !svc.present[r.index()] {
                         continue;
                     }
-                    let g = s.index() * self.nr + r.index();
+                    let g = base + r.index();
                     let n = self.usable(g, healthy_only);
                     if k < n {
                         return Some(self.kth(g, k, healthy_only));
@@ -120,7 +138,11 @@ impl Replication<'_> {
         if n == 1 {
             return Some(self.kth(g, 0, healthy_only));
         }
-        let s = g / self.nr;
+        let s = if g < self.stable_groups {
+            g / self.nr
+        } else {
+            self.canary_service as usize
+        };
         Some(match self.topo.services[s].balancer {
             Balancer::RoundRobin => {
                 // The rotation runs over all replicas, skipping unusable ones.
@@ -165,7 +187,10 @@ impl Replication<'_> {
         let before = rep.routable();
         change(rep);
         let after = rep.routable();
-        let g = rep.group as usize;
+        let g = rep.subset as usize;
+        if rep.dormant {
+            return; // out of service: not in its subset's counts
+        }
         match (before, after) {
             (true, false) => self.group_down[g] += 1,
             (false, true) => self.group_down[g] -= 1,
@@ -183,18 +208,22 @@ impl Replication<'_> {
             {
                 let phase = self.rng.resilience.random_range(0..hc.interval_ns.max(1));
                 self.engine.schedule(phase, Ev::HealthCheck { replica: r });
+                self.replicas[r as usize].hc_chain = true;
             }
         }
     }
 
-    /// A replica that came up later is checked from one interval after `now`.
+    /// A replica that came up later is checked from one interval after `now`
+    /// (unless the checks of an earlier time in service still run).
     pub(super) fn start_health_checks(&mut self, r: u32, now: crate::sim::engine::Time) {
         let s = self.replicas[r as usize].group as usize / self.nr;
         if let Some(hc) = &self.topo.services[s].health_check
+            && !self.replicas[r as usize].hc_chain
             && now + hc.interval_ns < self.scn.duration_ns
         {
             self.engine
                 .schedule(now + hc.interval_ns, Ev::HealthCheck { replica: r });
+            self.replicas[r as usize].hc_chain = true;
         }
     }
 
@@ -206,6 +235,11 @@ impl Replication<'_> {
             return;
         };
         let (interval, threshold) = (hc.interval_ns, hc.unhealthy_after);
+        if self.replicas[r as usize].dormant {
+            // Taken out of service: its checks stop (they restart when it wakes).
+            self.replicas[r as usize].hc_chain = false;
+            return;
+        }
         // A black-holed replica hangs on its health endpoint too.
         let g = self.replicas[r as usize].group as usize;
         if self.replicas[r as usize].alive && !self.active.blackholed(g) {
@@ -224,6 +258,8 @@ impl Replication<'_> {
         if self.engine.now + interval < self.scn.duration_ns {
             self.engine
                 .schedule(self.engine.now + interval, Ev::HealthCheck { replica: r });
+        } else {
+            self.replicas[r as usize].hc_chain = false;
         }
     }
 
@@ -235,14 +271,16 @@ impl Replication<'_> {
             return;
         };
         let rep = &mut self.replicas[r as usize];
-        if !rep.outlier.answered(od, ok, rep.ejected) {
+        if !rep.outlier.answered(od, ok, rep.ejected) || rep.dormant {
             return;
         }
+        // The share ejected is counted within the replica's subset (its version).
+        let u = rep.subset as usize;
         let ejected = self
-            .group_range(g)
+            .group_range(u)
             .filter(|&x| self.replicas[x as usize].ejected)
             .count();
-        if ejected >= max_ejected(od, self.group_len(g)) {
+        if ejected >= max_ejected(od, self.group_len(u)) {
             return;
         }
         self.set_state(r, |rep| rep.ejected = true);

@@ -1,12 +1,28 @@
 //! Stations: a replica's servers and FIFO waiting room, the work a request
 //! does there (own service time, then its calls stage by stage, holding its
 //! server throughout), and its answer back over the network.
+//!
+//! A replica does its work as its version says ([`Replication::service_of`]):
+//! a rollout's new-version replicas take the overrides, and report each
+//! answer to the rollout ([`Replication::canary_answered`]).
 
 use rand::RngExt;
 
 use super::*;
+use crate::observe::telemetry::Cause;
 
-impl Replication<'_> {
+impl<'a> Replication<'a> {
+    /// What a replica runs: its service, or a rollout's new version of it.
+    #[inline]
+    pub(super) fn service_of(&self, replica: u32) -> &'a Service {
+        let (topo, scn) = (self.topo, self.scn);
+        let rep = &self.replicas[replica as usize];
+        match &scn.rollout {
+            Some(ro) if rep.canary => &ro.version,
+            _ => &topo.services[rep.group as usize / self.nr],
+        }
+    }
+
     /// A try reached a replica.
     pub(super) fn on_deliver(&mut self, call: u32, epoch: u32, attempt: u16, flow: u16, replica: u32, charge: u32) {
         let counted = self.rec.counted(self.engine.now);
@@ -14,8 +30,10 @@ impl Replication<'_> {
         if counted {
             self.rec.groups[g].requests += 1;
         }
+        self.tel_delivered(call, epoch, attempt);
         if self.active.blackholed(g) {
             // Black-holed: it takes the request and never answers.
+            self.tel_not_served(replica, None);
             self.charge_try_ended(charge, false);
             return;
         }
@@ -28,6 +46,10 @@ impl Replication<'_> {
             if self.awaits(call, epoch, attempt) {
                 self.calls.slots[call as usize].touched |= self.down_mask[replica as usize];
             }
+            if self.replicas[replica as usize].canary {
+                self.canary_answered(self.engine.now, false, None, false);
+            }
+            self.tel_not_served(replica, Some(Cause::Refused));
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -40,6 +62,10 @@ impl Replication<'_> {
                 gs.rate_limited += 1;
                 gs.errors += 1;
             }
+            if self.replicas[replica as usize].canary {
+                self.canary_answered(self.engine.now, false, None, false);
+            }
+            self.tel_not_served(replica, Some(Cause::RateLimited));
             self.charge_try_ended(charge, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(false));
             return;
@@ -52,6 +78,10 @@ impl Replication<'_> {
                 gs.rejected += 1;
                 gs.errors += 1;
             }
+            if self.replicas[replica as usize].canary {
+                self.canary_answered(self.engine.now, false, None, false);
+            }
+            self.tel_not_served(replica, Some(Cause::Rejected));
             self.charge_try_ended(charge, false);
             self.replica_answered(replica, false);
             self.respond(call, epoch, attempt, from, replica, Reply::fail(true));
@@ -65,8 +95,9 @@ impl Replication<'_> {
                 (0.0, -1.0)
             }
         };
-        let validates = self.topo.services[g / self.nr].validates.is_some();
+        let validates = self.service_of(replica).validates.is_some();
         let t = self.new_task(replica, call, epoch, attempt, flow);
+        self.tel_task_new(t);
         let task = &mut self.tasks.slots[t as usize];
         task.value = value;
         task.charge = charge;
@@ -79,8 +110,7 @@ impl Replication<'_> {
     }
     /// The replica's token bucket (rate limit) admits one more request.
     pub(super) fn admit(&mut self, replica: u32) -> bool {
-        let g = self.replicas[replica as usize].group as usize;
-        let Some(limit) = &self.topo.services[g / self.nr].rate_limit else {
+        let Some(limit) = &self.service_of(replica).rate_limit else {
             return true;
         };
         let now = self.engine.now;
@@ -145,7 +175,8 @@ impl Replication<'_> {
         if self.rec.counted(arrival) {
             self.rec.groups[g].queue_wait.record(self.engine.now - arrival);
         }
-        let svc = &self.topo.services[g / self.nr];
+        self.tel_task_start(t);
+        let svc = self.service_of(replica);
         let mut work = svc.service_time.sample_ns(&mut self.rng.service);
         let factor = self.active.slow_factor(g);
         if factor != 1.0 {
@@ -155,8 +186,7 @@ impl Replication<'_> {
             .schedule(self.engine.now + work, Ev::ServiceDone { task: t, epoch });
     }
     pub(super) fn on_service_done(&mut self, t: u32) {
-        let g = self.replicas[self.tasks.slots[t as usize].replica as usize].group as usize;
-        let svc = &self.topo.services[g / self.nr];
+        let svc = self.service_of(self.tasks.slots[t as usize].replica);
         if svc.error_rate > 0.0 && self.rng.service.random::<f64>() < svc.error_rate {
             self.finish_task(t, false);
             return;
@@ -222,6 +252,7 @@ impl Replication<'_> {
                             }
                             self.calls.slots[c as usize].touched |=
                                 self.callers.slots[caller_slot as usize].bulkhead.cause();
+                            self.tel_try_refused(c, target, Cause::BulkheadFull);
                             self.call_failed(c);
                             continue;
                         }
@@ -277,6 +308,8 @@ impl Replication<'_> {
                 gs.errors += 1;
             }
         }
+        // Whether this replica's own output was wrong (for a rollout's analysis).
+        let mut own_wrong = false;
         let mut reply = if ok {
             Reply {
                 outcome: if task.degraded {
@@ -290,7 +323,7 @@ impl Replication<'_> {
             Reply::fail(true)
         };
         if ok {
-            let svc = &self.topo.services[g / self.nr];
+            let svc = self.service_of(replica);
             // A validating service checks the wrong output it was handed.
             if task.checking >= 0.0
                 && let Some(v) = &svc.validates
@@ -326,7 +359,12 @@ impl Replication<'_> {
                 && self.rng.service.random::<f64>() < rate
             {
                 reply.wrong = reply.wrong.max(discount as f32);
+                own_wrong = true;
             }
+        }
+        if self.replicas[replica as usize].canary {
+            let ok = reply.outcome != Outcome::Failed;
+            self.canary_answered(task.arrival, ok, Some(self.engine.now - task.arrival), own_wrong);
         }
         // The faults this task met, plus any active on its own group, travel up.
         let touched = task.touched | self.active.mask(g);
@@ -334,6 +372,12 @@ impl Replication<'_> {
             self.calls.slots[task.call as usize].touched |= touched;
         }
         let from = self.calls.slots[task.call as usize].from_region as usize;
+        let cause = if reply.outcome == Outcome::Failed {
+            Cause::ServerError
+        } else {
+            Cause::Ok
+        };
+        self.tel_task_end(t, cause, reply.outcome == Outcome::Degraded, 0);
         // Free the server (and hand it to the next in line) before answering:
         // the answer may be handled at once, re-entering the mesh.
         self.free_task(t);
@@ -346,7 +390,7 @@ impl Replication<'_> {
     /// waited past the service's `queue_timeout_ms`.
     pub(super) fn start_next(&mut self, replica: u32) {
         let g = self.replicas[replica as usize].group as usize;
-        let timeout = self.topo.services[g / self.nr].queue_timeout_ns;
+        let timeout = self.service_of(replica).queue_timeout_ns;
         while let Some(next) = self.replicas[replica as usize].queue.pop_front() {
             let task = &self.tasks.slots[next as usize];
             match timeout {
@@ -358,7 +402,11 @@ impl Replication<'_> {
                         gs.errors += 1;
                         gs.latency.record(self.engine.now - task.arrival);
                     }
+                    if self.replicas[replica as usize].canary {
+                        self.canary_answered(task.arrival, false, Some(self.engine.now - task.arrival), false);
+                    }
                     let from = self.calls.slots[task.call as usize].from_region as usize;
+                    self.tel_task_end(next, Cause::Expired, false, 0);
                     self.free_task(next);
                     self.charge_try_ended(task.charge, false);
                     self.respond(
