@@ -60,6 +60,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Chaos Mesh, Litmus, Istio, Toxiproxy, Argo Rollouts and PrometheusRule manifests → a scenario.
     Import(crate::import::ImportArgs),
+    /// OpenTelemetry traces (OTLP/JSON) → a topology, a starter scenario and a fit report.
+    Calibrate(crate::calibrate::CalibrateArgs),
     /// The service graph as DOT and SVG: regions as clusters, each service's static blast radius.
     Graph(graph::GraphArgs),
     /// Measure simulated events per second (an event: an arrival or a service completion).
@@ -74,6 +76,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Sweep(args) => sweep::cmd_sweep(&args),
         Command::Merge(args) => merge::cmd_merge(&args),
         Command::Import(args) => crate::import::cmd_import(&args),
+        Command::Calibrate(args) => crate::calibrate::cmd_calibrate(&args),
         Command::Report(args) => report::cmd_report(&args),
         Command::Validate(args) => validate::cmd_validate(&args),
         Command::List(args) => list::cmd_list(&args),

@@ -21,6 +21,9 @@
 //! * [`import`] turns a team's chaos manifests (Chaos Mesh, LitmusChaos,
 //!   Istio, Toxiproxy, Argo Rollouts, PrometheusRule) into scenario and
 //!   topology files that [`input`] then loads (`docs/import.md`).
+//! * [`calibrate`] reads OpenTelemetry traces (OTLP/JSON) of the real mesh
+//!   and writes a topology, a starter scenario and a fit report, simulating
+//!   what it wrote through [`input`] and [`montecarlo`] (`docs/calibrate.md`).
 //! * [`sim`] runs one replication: [`sim::engine`] (clock and event list),
 //!   [`sim::chaos`] (fault timelines and effects), [`sim::mechanisms`] (each
 //!   resilience mechanism as a state machine) and the replication that moves
@@ -73,6 +76,7 @@
 //!   busy time, histogram buckets, money in cents), so the sum is the same in
 //!   any order and across machines.
 
+pub mod calibrate;
 pub mod cli;
 pub mod decide;
 pub mod gate;

@@ -218,8 +218,9 @@ pub fn cmd_import(args: &ImportArgs) -> i32 {
     }
 }
 
-/// `to` as a path relative to the folder `from` (forward slashes).
-fn relative(from: &Path, to: &Path) -> String {
+/// `to` as a path relative to the folder `from` (forward slashes); also
+/// how `calibrate`'s starter scenario names its topology.
+pub(crate) fn relative(from: &Path, to: &Path) -> String {
     let abs = |p: &Path| {
         std::path::absolute(if p.as_os_str().is_empty() { Path::new(".") } else { p })
             .unwrap_or_else(|_| p.to_path_buf())

@@ -1,6 +1,7 @@
 //! chaoscal's integration tests: one binary, a module per behaviour.
 
 mod bad_input;
+mod calibrate;
 mod catalog;
 mod chaos;
 mod common;
