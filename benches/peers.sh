@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Speed of chaoscal against SimPy and Ciw on the peer models of
-# ../shared/peers, measured side by side in one run on this machine.
+# Speed of chaoscal against SimPy and Ciw on the same M/M/1 and M/M/4
+# stations (benches/peers/peers.py), measured side by side in one run.
 #
 #   benches/peers.sh [ARRIVALS]        (default 1000000)
 #
 # Prints each engine's events per second (an event = an external arrival
-# or a service completion, as ../shared/peers/models.py defines it), the
+# or a service completion, as `chaoscal bench` counts them), the
 # ratio, and chaoscal's peak memory for a run 10x longer. Installs SimPy
 # and Ciw into a throwaway virtualenv under target/ the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
-peers=../shared/peers
+peers=benches/peers
 venv=target/peers-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -22,12 +22,12 @@ bin=target/release/chaoscal
 
 for model in mm1 mmc; do
   echo "== $model, $n arrivals"
-  simpy=$("$venv/bin/python" "$peers/sim_simpy.py" "$model" "$n" 1)
+  simpy=$("$venv/bin/python" "$peers/peers.py" simpy "$model" "$n")
   simpy_rate=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['loop_events_per_s'])" "$simpy")
   echo "SimPy:    $(printf '%.0f' "$simpy_rate") events/s"
   if [ "$model" = mmc ]; then
     ciw_n=$((n / 5))
-    ciw=$("$venv/bin/python" "$peers/sim_ciw.py" "$model" "$ciw_n" 1)
+    ciw=$("$venv/bin/python" "$peers/peers.py" ciw "$model" "$ciw_n")
     ciw_rate=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['loop_events_per_s'])" "$ciw")
     echo "Ciw:      $(printf '%.0f' "$ciw_rate") events/s ($ciw_n arrivals)"
   fi
