@@ -107,6 +107,9 @@ impl SimArgs {
         if self.replications == Some(0) {
             out.push("--replications must be at least 1".to_string());
         }
+        if let Some(n) = self.replications.filter(|&n| n > crate::model::MAX_REPLICATIONS) {
+            out.push(too_many("--replications", n));
+        }
         if self.threads == Some(0) {
             out.push("--threads must be at least 1".to_string());
         }
@@ -117,6 +120,15 @@ impl SimArgs {
     fn threads(&self) -> usize {
         self.threads.unwrap_or_else(default_threads)
     }
+}
+
+/// The usage error of a replication count over the cap.
+fn too_many(flag: &str, n: u64) -> String {
+    format!(
+        "{flag} {n}: at most {} replications in one run (a run keeps about 1 KB per replication in memory); \
+         a 95% interval at that count is already within ±0.001",
+        crate::model::MAX_REPLICATIONS
+    )
 }
 
 /// The default of `--max-replications` with `--precision`.
@@ -146,6 +158,9 @@ impl PrecisionArgs {
         }
         if self.max_replications == Some(0) {
             return Err("--max-replications must be at least 1".to_string());
+        }
+        if let Some(n) = self.max_replications.filter(|&n| n > crate::model::MAX_REPLICATIONS) {
+            return Err(too_many("--max-replications", n));
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ pub use ids::{FlowId, QueueId, RegionId, ServiceId};
 pub use kubernetes::{KubernetesMapping, KubernetesMatch, REGION_LABEL};
 pub use scenario::{
     Action, Analysis, BlastRadius, DEFAULT_REPLICATIONS, Expect, Fault, FaultEffect, FaultKind, Guardrail, KillCount,
-    RandomFault, Release, Rollout, RolloutStep, Scenario, Slo, SloKind, Surge,
+    MAX_REPLICATIONS, RandomFault, Release, Rollout, RolloutStep, Scenario, Slo, SloKind, Surge,
 };
 pub use topology::{
     Balancer, Breaker, Call, CallTarget, Fallback, Flow, HealthCheck, Jitter, Locality, OnCatch, Outlier, Quality,

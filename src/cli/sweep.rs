@@ -50,10 +50,8 @@ fn load_base(args: &SweepArgs) -> Result<LoadedScenario, Option<Usage>> {
         )));
     }
     let base = loaded.remove(0);
-    if args.sim.replications == Some(0) || args.sim.threads == Some(0) {
-        return Err(Some(
-            "error: --replications and --threads must be at least 1".to_string(),
-        ));
+    if let Some(problem) = args.sim.problems().into_iter().next() {
+        return Err(Some(format!("error: {problem}")));
     }
     Ok(base)
 }

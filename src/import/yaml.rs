@@ -219,12 +219,22 @@ fn strip_position(msg: &str) -> String {
 
 /// A diagnostic at a 1-based line and column of `text`.
 pub fn located(file: &str, text: &str, line: usize, col: usize, message: String) -> Diagnostic {
-    let line_text = text
-        .lines()
-        .nth(line.saturating_sub(1))
+    // The parser's end-of-input mark can sit on the line after the last one
+    // (a text without a final newline): point at the end of the last line.
+    let lines: Vec<&str> = text.split('\n').collect();
+    let (line, col) = if line > lines.len() {
+        let last = lines.last().copied().unwrap_or("").trim_end_matches('\r');
+        (lines.len(), last.chars().count() + 1)
+    } else {
+        (line, col)
+    };
+    let line_text = lines
+        .get(line.saturating_sub(1))
+        .copied()
         .unwrap_or("")
         .trim_end_matches('\r')
         .to_string();
+    let col = col.min(line_text.chars().count() + 1);
     Diagnostic {
         severity: Severity::Error,
         file: file.into(),
@@ -443,6 +453,17 @@ mod tests {
         let d = parse("m.yaml", "a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
         assert!(d.message.starts_with("invalid YAML"), "{}", d.message);
         assert!(d.line >= 2, "{d:?}");
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_a_text_without_a_final_newline_points_into_it() {
+        // Found by fuzzing: the parser marks the end of input on the line after the
+        // last; the diagnostic must point at the end of the last line, which it shows.
+        let text = "kind: PodChaos\nmetadata: { name: x, namespace: y";
+        let d = parse("m.yaml", text).unwrap_err();
+        assert_eq!(d.line, 2, "{d:?}");
+        assert_eq!(d.line_text, "metadata: { name: x, namespace: y");
+        assert!(d.column <= d.line_text.chars().count() + 1, "{d:?}");
     }
 
     #[test]

@@ -1395,6 +1395,11 @@ fn usage_errors_exit_2() {
     in_dir(&["run", arg(&p.scenario), "--seed", "abc"]).says(&["--seed", "abc"]);
     in_dir(&["run", arg(&p.scenario), "--threads", "0", "--quiet"]).says(&["--threads must be at least 1"]);
     in_dir(&["run", arg(&p.scenario), "--replications", "0", "--quiet"]).says(&["--replications must be at least 1"]);
+    // Memory is bounded by the replication cap: a count over it is refused before anything runs.
+    in_dir(&["run", arg(&p.scenario), "--replications", "1000001", "--quiet"])
+        .says(&["--replications 1000001", "at most 1000000 replications"]);
+    in_dir(&["check", arg(&p.scenario), "--max-replications", "5000000"])
+        .says(&["--max-replications 5000000", "at most 1000000"]);
     assert!(!dir.join("results").exists(), "a refused run wrote results");
 }
 

@@ -63,8 +63,11 @@ pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
     if let Some(replications) = run.replications {
         cx.check(
             &rp.k("replications"),
-            (1..=10_000_000).contains(&replications),
-            format!("replications must be between 1 and 10000000, found {replications}"),
+            (1..=crate::model::MAX_REPLICATIONS as i64).contains(&replications),
+            format!(
+                "replications must be between 1 and {} (the most one run keeps in memory), found {replications}",
+                crate::model::MAX_REPLICATIONS
+            ),
         );
     }
     let epoch = match &run.epoch {
@@ -92,7 +95,9 @@ pub fn resolve(cx: &mut Ctx, run: &RawRun) -> Run {
         warmup_s,
         duration_ns: (run.duration_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
         warmup_ns: (warmup_s.clamp(0.0, WEEK_S) * NS_PER_S) as u64,
-        replications: run.replications.map(|r| r.clamp(1, 10_000_000) as u32),
+        replications: run
+            .replications
+            .map(|r| r.clamp(1, crate::model::MAX_REPLICATIONS as i64) as u32),
         seed: run.seed.unwrap_or(defaults::SEED),
     }
 }
