@@ -340,7 +340,8 @@ pub fn markdown(r: &FitReport) -> String {
             let _ = writeln!(
                 m,
                 "Simulated: {} replication(s), seed {}, {} s each ({} s warm-up), at the observed load; \
-                 simulated flow latencies less the {} ms client→entry hop that root SERVER spans do not contain. \
+                 flows whose root spans are SERVER spans are compared less the {} ms client→entry hop those spans do not contain \
+                 (a root CLIENT span, as at a gateway, contains it). \
                  A fit is poor when p50 or p99 is off by more than {:.0}%, or the error rate by more than 3 standard errors.\n",
                 s.replications,
                 s.seed,

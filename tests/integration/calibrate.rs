@@ -640,3 +640,244 @@ fn a_span_lasting_decades_is_skipped_and_what_is_written_loads() {
     ]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }
+
+/// The mesh the simulator's own telemetry round trip plays: `front` calls `auth`, then (in
+/// `buy` only) `back`, which fails 20% of the time and falls back to `spare` (fails half the
+/// time). Two replicas of `front` and `back`; servers enough that nothing queues.
+const SIM_TOPOLOGY: &str = r#"
+name = "rt"
+[[regions]]
+name = "r"
+[network]
+intra_region = 0.5
+[[flows]]
+name = "buy"
+entry = "front"
+share = 0.7
+[[flows]]
+name = "browse"
+entry = "front"
+share = 0.3
+[[services]]
+name = "front"
+regions = ["r"]
+replicas = 2
+concurrency = 64
+queue = 100
+service_time = { dist = "exp", mean_ms = 2 }
+  [[services.calls]]
+  to = "auth"
+  stage = 1
+  [[services.calls]]
+  to = "back"
+  stage = 2
+  flows = ["buy"]
+  fallback = "spare"
+[[services]]
+name = "auth"
+regions = ["r"]
+replicas = 1
+concurrency = 64
+queue = 100
+service_time = { dist = "exp", mean_ms = 1 }
+[[services]]
+name = "back"
+regions = ["r"]
+replicas = 2
+concurrency = 64
+queue = 100
+service_time = { dist = "exp", mean_ms = 10 }
+error_rate = 0.2
+[[services]]
+name = "spare"
+regions = ["r"]
+replicas = 1
+concurrency = 64
+queue = 100
+service_time = { dist = "exp", mean_ms = 3 }
+error_rate = 0.5
+"#;
+
+/// 1,000 requests/s for 20 s after a 2 s warm-up: about 20,000 requests.
+const SIM_SCENARIO: &str = r#"
+[experiment]
+name = "rt"
+topology = "t.toml"
+owner = "test"
+hypothesis = "calibrate round trip"
+rollback = "none"
+[run]
+duration_s = 22
+warmup_s = 2
+replications = 1
+seed = 7
+[workload]
+rate_per_s = 1000
+"#;
+
+/// A topology's graph, to compare: service → (regions, replicas, its calls as
+/// `to` → (stage, flows, fallback, p)), and flow → entry.
+type Graph = (
+    BTreeMap<String, (String, i64, BTreeMap<String, String>)>,
+    BTreeMap<String, String>,
+);
+
+fn graph_of(t: &toml::Table) -> Graph {
+    let mut services = BTreeMap::new();
+    for s in t["services"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap().to_string();
+        let c = calls(t, &name)
+            .into_iter()
+            .map(|(to, c)| {
+                let f = |k: &str| c.get(k).map(|v| v.to_string()).unwrap_or_default();
+                (
+                    to,
+                    format!(
+                        "stage {} flows {} fallback {} p {}",
+                        f("stage"),
+                        f("flows"),
+                        f("fallback"),
+                        f("p")
+                    ),
+                )
+            })
+            .collect();
+        let regions = s["regions"].to_string();
+        services.insert(name, (regions, s["replicas"].as_integer().unwrap(), c));
+    }
+    let flows = t["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().into(), f["entry"].as_str().unwrap().into()))
+        .collect();
+    (services, flows)
+}
+
+/// Root span durations (ms) per flow, sorted, from a chaoscal trace file.
+fn root_latencies(path: &Path) -> BTreeMap<String, Vec<f64>> {
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for rs in v["resourceSpans"].as_array().unwrap() {
+            for span in rs["scopeSpans"][0]["spans"].as_array().unwrap() {
+                if span.get("parentSpanId").is_some() {
+                    continue;
+                }
+                let ns = |k: &str| span[k].as_str().unwrap().parse::<u64>().unwrap();
+                let flow = span["attributes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|a| a["key"] == "chaoscal.flow")
+                    .unwrap()["value"]["stringValue"]
+                    .as_str()
+                    .unwrap();
+                let ms = (ns("endTimeUnixNano") - ns("startTimeUnixNano")) as f64 / 1e6;
+                out.entry(flow.into()).or_default().push(ms);
+            }
+        }
+    }
+    for v in out.values_mut() {
+        v.sort_by(f64::total_cmp);
+    }
+    out
+}
+
+#[test]
+fn the_simulators_own_traces_calibrate_back_to_the_mesh_that_made_them() {
+    // `chaoscal run --trace` of a known mesh, every request kept, calibrates back to exactly that
+    // mesh's graph (services, regions, replicas, calls, stages, conditional calls, fallback, flows
+    // and entries), and the calibrated files, simulated, reproduce each flow's p50/p99 within the
+    // quantiles' sampling error (order statistics: the observed p-quantile's rank uncertainty,
+    // sqrt(p(1-p)/n), widened for the simulated side's own sample, at 3 standard errors, mapped
+    // through the observed latencies) and its error rate within 3 standard errors.
+    let dir = scratch("calibrate-own-telemetry");
+    std::fs::write(dir.join("t.toml"), SIM_TOPOLOGY).unwrap();
+    std::fs::write(dir.join("s.toml"), SIM_SCENARIO).unwrap();
+    let traces = dir.join("traces.jsonl");
+    let p = |p: &Path| p.display().to_string();
+    let o = run_cli(&[
+        "run",
+        &p(&dir.join("s.toml")),
+        "--replication",
+        "0",
+        "--trace",
+        &p(&traces),
+        "--trace-sample",
+        "1",
+        "--trace-sample-failed",
+        "1",
+        "--out",
+        &p(&dir.join("results")),
+        "--no-report",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    const R: usize = 4;
+    let o = calibrate(
+        &dir,
+        &[&traces],
+        &[
+            "--flow-attribute",
+            "chaoscal.flow",
+            "--fit-replications",
+            &R.to_string(),
+            "--threads",
+            "2",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The graph, exactly.
+    let truth = graph_of(&SIM_TOPOLOGY.parse().unwrap());
+    let got = graph_of(&toml_of(&dir.join("topologies/cal.toml")));
+    assert_eq!(got, truth);
+    // The fit, per flow.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report/calibration.json")).unwrap()).unwrap();
+    let observed = root_latencies(&traces);
+    let flows = report["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 2);
+    for f in flows {
+        let name = f["name"].as_str().unwrap();
+        let (o, s) = (&f["observed"], &f["simulated"]);
+        let lat = &observed[name];
+        let n = lat.len() as f64;
+        assert_eq!(o["requests"].as_f64(), Some(n), "{name}: every request traced");
+        let q = |p: f64| lat[((p * n).ceil() as usize).clamp(1, lat.len()) - 1];
+        for (key, p) in [("p50_ms", 0.5), ("p99_ms", 0.99)] {
+            let (a, b) = (o[key].as_f64().unwrap(), s[key].as_f64().unwrap());
+            // The observed and the simulated quantile each miss the model's by about
+            // sqrt(p(1-p)/n) in probability (the simulation has R times the requests); 3 standard
+            // errors of the difference, mapped through the observed latencies, and the report's
+            // histogram rounding (0.4%).
+            let se = (p * (1.0 - p) / n).sqrt() * (1.0 + 1.0 / R as f64).sqrt();
+            let (lo, hi) = (q(p - 3.0 * se) * 0.996, q(p + 3.0 * se) * 1.004);
+            eprintln!(
+                "{name} {key}: observed {a}, simulated {b} ({:+.2}%), allowed {lo:.3}..{hi:.3} ({:+.2}%..{:+.2}%)",
+                100.0 * (b / a - 1.0),
+                100.0 * (lo / a - 1.0),
+                100.0 * (hi / a - 1.0)
+            );
+            assert!(
+                (a / q(p) - 1.0).abs() <= 0.01,
+                "{name} {key}: report {a}, traces {}",
+                q(p)
+            );
+            assert!(
+                lo <= b && b <= hi,
+                "{name} {key}: observed {a}, simulated {b}, allowed {lo}..{hi}"
+            );
+        }
+        let (po, ps) = (o["error_rate"].as_f64().unwrap(), s["error_rate"].as_f64().unwrap());
+        let ns = s["requests"].as_f64().unwrap() * R as f64;
+        let pooled = (po * n + ps * ns) / (n + ns);
+        let se = (pooled * (1.0 - pooled) * (1.0 / n + 1.0 / ns)).sqrt();
+        eprintln!("{name} error rate: observed {po}, simulated {ps}, se {se:.5}");
+        assert!(
+            (po - ps).abs() <= 3.0 * se,
+            "{name} error rate: observed {po}, simulated {ps}, se {se}"
+        );
+    }
+}
