@@ -23,11 +23,10 @@ use clap::{Parser, Subcommand};
 
 pub use bench::peer_model;
 
-use crate::decide::{Schedule, Verdicts};
+use crate::decide::{Schedule, SequentialOptions, SequentialOutcome, Verdicts, run_sequential};
 use crate::input::{self, Diagnostic, FileKind, LoadedScenario, Loader};
 use crate::montecarlo::{
-    AdaptiveOptions, AdaptiveOutcome, Aggregate, RoundOptions, SequentialOptions, SequentialOutcome, fixed_rounds,
-    run_adaptive, run_rounds, run_sequential,
+    AdaptiveOptions, AdaptiveOutcome, Aggregate, RoundOptions, fixed_rounds, run_adaptive, run_rounds,
 };
 use crate::results::files;
 

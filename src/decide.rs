@@ -50,13 +50,13 @@ pub mod binomial;
 pub mod normal;
 
 use crate::model::Scenario;
-use crate::montecarlo::{Aggregate, EXACT_MAX};
+use crate::model::Topology;
+use crate::montecarlo::{Aggregate, EXACT_MAX, RoundOptions, run_rounds};
+pub use crate::montecarlo::{FLOOR, Schedule};
 use crate::results::summary::{Decision, NormalCheck};
 
 /// The probability of a wrong verdict in one direction, over a whole run.
 pub const ALPHA: f64 = 0.025;
-/// The first look of a sequential run.
-pub const FLOOR: u64 = 8;
 /// The fewest replications the normal method is used with.
 pub const NORMAL_MIN: u64 = 8;
 /// The Anderson–Darling p-value below which normality is rejected.
@@ -68,47 +68,6 @@ pub const DEFAULT_LIMIT: f64 = 0.5;
 pub const RUN_CAP: u64 = 128;
 /// The default cap of a sequential `check`.
 pub const CHECK_CAP: u64 = 1024;
-
-/// When a run looks at its verdicts: after `floor` replications, then at
-/// twice as many each time, and at `cap` (the last look). A fixed count is
-/// the schedule with one look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Schedule {
-    pub floor: u64,
-    pub cap: u64,
-}
-
-impl Schedule {
-    /// One look, after `n` replications.
-    pub fn fixed(n: u64) -> Schedule {
-        Schedule { floor: n, cap: n }
-    }
-
-    /// Looks from [`FLOOR`] (or the cap, when smaller) up to `cap`.
-    pub fn sequential(cap: u64) -> Schedule {
-        Schedule {
-            floor: FLOOR.min(cap).max(1),
-            cap: cap.max(1),
-        }
-    }
-
-    /// The replication totals at which the run looks.
-    pub fn looks(&self) -> Vec<u64> {
-        let mut out = Vec::new();
-        let mut n = self.floor.max(1);
-        while n < self.cap {
-            out.push(n);
-            n = n.saturating_mul(2);
-        }
-        out.push(self.cap.max(1));
-        out
-    }
-
-    /// The look after `n` replications, if any.
-    pub fn next_after(&self, n: u64) -> Option<u64> {
-        self.looks().into_iter().find(|&m| m > n)
-    }
-}
 
 /// What one verdict is decided from.
 #[derive(Clone, Copy, Debug)]
@@ -324,6 +283,85 @@ pub fn verdicts(scn: &Scenario, agg: &Aggregate, which: Verdicts, schedule: Sche
         out.push(("containment breach".to_string(), d));
     }
     out
+}
+
+/// A run that adds replications until its verdicts are decided.
+#[derive(Clone, Copy, Debug)]
+pub struct SequentialOptions {
+    /// When to look (floor, doubling, cap).
+    pub schedule: Schedule,
+    /// The verdicts to wait for.
+    pub verdicts: Verdicts,
+    pub seed: u64,
+    pub threads: usize,
+    /// Run counterfactual twins too.
+    pub counterfactual: bool,
+}
+
+/// How a sequential run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequentialOutcome {
+    /// The replication total at each look made.
+    pub looks: Vec<u64>,
+    /// The verdicts at the last look, named.
+    pub verdicts: Vec<(String, crate::results::summary::Decision)>,
+}
+
+impl SequentialOutcome {
+    /// Whether every verdict was decided (else the cap stopped the run).
+    pub fn decided(&self) -> bool {
+        self.verdicts.iter().all(|(_, d)| d.verdict != "undecided")
+    }
+}
+
+/// Runs a scenario in rounds until every verdict of `opts.verdicts` is
+/// decided at one of the schedule's looks, or the cap is reached (see
+/// [`crate::decide`]), starting from `start` (empty, or the replications
+/// 0..k of a checkpoint taken at a look). Round r runs the replications
+/// between the previous look and this one, so the replications are a
+/// prefix 0..n of the same sequence whatever n the run stops at, and the
+/// result is byte-identical to a fixed run of n replications apart from
+/// the schedule the verdicts were judged under. `checkpoint` is called at
+/// every look after which the run goes on.
+pub fn run_sequential(
+    topo: &Topology,
+    scn: &Scenario,
+    opts: &SequentialOptions,
+    start: Aggregate,
+    progress: &mut dyn FnMut(usize, usize),
+    checkpoint: &mut dyn FnMut(&Aggregate),
+) -> (Aggregate, SequentialOutcome) {
+    let mut agg = start;
+    agg.schedule = Some(opts.schedule);
+    let all = opts.schedule.looks();
+    let judge = |agg: &Aggregate| verdicts(scn, agg, opts.verdicts, opts.schedule);
+    let mut looks: Vec<u64> = all.iter().copied().filter(|&l| l <= agg.replications()).collect();
+    if agg.replications() > 0 {
+        let verdicts = judge(&agg);
+        let outcome = SequentialOutcome {
+            looks: looks.clone(),
+            verdicts,
+        };
+        if outcome.decided() || agg.replications() >= opts.schedule.cap {
+            return (agg, outcome);
+        }
+    }
+    let ro = RoundOptions {
+        seed: opts.seed,
+        threads: opts.threads,
+        counterfactual: opts.counterfactual,
+    };
+    let mut last = Vec::new();
+    run_rounds(topo, scn, &all, ro, &mut agg, progress, &mut |agg| {
+        looks.push(agg.replications());
+        last = judge(agg);
+        let stop = last.iter().all(|(_, d)| d.verdict != "undecided") || agg.replications() >= opts.schedule.cap;
+        if !stop {
+            checkpoint(agg);
+        }
+        stop
+    });
+    (agg, SequentialOutcome { looks, verdicts: last })
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use std::path::Path;
 
 pub use run_info::RunInfo;
 pub use summary::Summary;
+pub use uncertainty::DEFAULT_LIMIT;
 
 use crate::model::{NS_PER_MS, Scenario, Topology};
 use crate::montecarlo::Aggregate;

@@ -131,7 +131,7 @@ pub struct SloPoint {
 }
 
 /// The violation probability a sweep asks of an SLO the scenario sets no limit for.
-pub const DEFAULT_LIMIT: f64 = 0.05;
+pub const DEFAULT_LIMIT: f64 = crate::results::DEFAULT_LIMIT;
 
 /// The results of one grid point.
 #[derive(Clone, Debug, PartialEq)]
