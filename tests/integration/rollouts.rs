@@ -444,3 +444,58 @@ fn rollouts_are_byte_identical_across_threads_and_shards() {
         assert!(csv.lines().next().unwrap().contains(col), "{col}");
     }
 }
+
+#[test]
+fn a_traced_rollout_shows_each_step_as_a_span_and_the_weight_as_a_series() {
+    // The healthy canary above steps to 20% at 100 s, 50% at 220 s and 100% at 280 s:
+    // its trace file holds one control-plane span per step, and the metrics' weight
+    // gauge reads 0 before 100 s, 20 from then, 50 from 220 s and 100 from 280 s.
+    let dir = scratch("rollout-telemetry");
+    let steps = format!("{{ weight = 20 }}, {CHECK}, {{ weight = 50 }}, {{ pause_s = 60 }}, {{ weight = 100 }}");
+    std::fs::write(dir.join("t.toml"), mesh()).unwrap();
+    std::fs::write(dir.join("s.toml"), scn(&rollout("{ service_time = 2 }", &steps, ""))).unwrap();
+    let (trace, metrics) = (dir.join("t.jsonl"), dir.join("m.om"));
+    let out = run_cli(&[
+        "run",
+        dir.join("s.toml").to_str().unwrap(),
+        "--replication",
+        "0",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let traces = std::fs::read_to_string(&trace).unwrap();
+    for w in [20, 50, 100] {
+        let name = format!("\"rollout step: weight {w}%\"");
+        assert_eq!(traces.matches(&name).count(), 1, "one span for the step to {w}%");
+    }
+    // Samples are `name value timestamp`, in seconds since 1970; simulated time 0 is
+    // `[run] epoch`, by default 2026-01-01T00:00:00Z = 1,767,225,600 s.
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let epoch = 1_767_225_600.0;
+    let mut samples = 0;
+    for l in text
+        .lines()
+        .filter(|l| l.starts_with("chaoscal_rollout_weight_percent"))
+    {
+        let f: Vec<f64> = l.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+        let t = f[1] - epoch;
+        let expected = if t < 100.0 {
+            0.0
+        } else if t < 220.0 {
+            20.0
+        } else if t < 280.0 {
+            50.0
+        } else {
+            100.0
+        };
+        assert_eq!(f[0], expected, "weight at {t} s");
+        samples += 1;
+    }
+    assert!(samples >= 25, "a sample every 15 s over 400 s, found {samples}");
+}
