@@ -80,7 +80,9 @@ fn whole_lines(text: &str, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
         .into_iter()
         .map(|mut d| {
             let raw = d.line.checked_sub(1).and_then(|i| lines.get(i));
-            if let (Some(window), Some(raw)) = (d.line_text.strip_prefix('…'), raw) {
+            // A line that itself begins with `…` and is shown whole is not shortened.
+            let whole = raw.is_some_and(|r| r.trim_end_matches('\r') == d.line_text);
+            if let (Some(window), Some(raw), false) = (d.line_text.strip_prefix('…'), raw, whole) {
                 let raw = raw.trim_end_matches('\r');
                 let before: String = raw.chars().take(d.column.saturating_sub(1)).collect();
                 assert!(
