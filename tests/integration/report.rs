@@ -631,3 +631,52 @@ fn report_renders_in_headless_chromium() {
         }
     }
 }
+
+#[test]
+fn html_report_says_which_method_decided_each_verdict() {
+    // A run that stops when its verdicts are decided names, in report.html, the
+    // verdict, the method (normal model or binomial count) and its bounds against
+    // the limit, as summary.json records them; and it explains the column.
+    let dir = scratch("report-decided-by");
+    std::fs::write(dir.join("t.toml"), crate::common::station(4, 100, 10.0)).unwrap();
+    let scn = "[experiment]\nname = \"decided\"\ntopology = \"t.toml\"\n[run]\nduration_s = 20\nwarmup_s = 2\n\
+               seed = 7\n[workload]\nrate_per_s = 200\n\
+               [[slos]]\nname = \"fast\"\nflow = \"job\"\nkind = \"latency\"\nthreshold_ms = 40\nobjective = 0.9\n\
+               [[slos]]\nname = \"up\"\nflow = \"job\"\nkind = \"availability\"\nobjective = 0.999\n\
+               [expect]\nmax_violation_probability = { fast = 0.05, up = 0.2 }\n";
+    std::fs::write(dir.join("s.toml"), scn).unwrap();
+    let out = dir.join("out");
+    let o = run_cli(&[
+        "run",
+        dir.join("s.toml").to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let exp = out.join("decided");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(exp.join("summary.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(exp.join("report.html")).unwrap();
+    assert_balanced("report.html", &html);
+    assert!(html.contains("<th>decided by</th>"), "no decided-by column");
+    assert!(
+        html.contains("<strong>Decided by</strong>"),
+        "no explanation of the column"
+    );
+    let mut methods = Vec::new();
+    for slo in summary["slos"].as_array().unwrap() {
+        let d = &slo["decision"];
+        let (verdict, method) = (d["verdict"].as_str().unwrap(), d["method"].as_str().unwrap());
+        let limit = d["limit"].as_f64().unwrap();
+        let cell = format!("{verdict} ({method}): ");
+        let at = html.find(&cell).unwrap_or_else(|| panic!("report.html lacks {cell:?}"));
+        let tail = &html[at..at + 80.min(html.len() - at)];
+        let shown = if limit < 0.1 { "5.00%" } else { "20.0%" };
+        assert!(tail.contains(&format!("vs limit {shown}")), "{tail}");
+        methods.push(method.to_string());
+    }
+    // The latency margins spread around a wide margin: the normal model decides
+    // it; the availability SLO, never violated with no spread, goes to the count.
+    assert_eq!(methods, ["normal", "binomial"], "{summary}");
+}

@@ -7,7 +7,7 @@ use super::{esc, figure, int, money, ms, nines, pct, seconds, sparse_table, tabl
 use super::{page_end, page_start};
 use crate::present::charts::{Chart, Verdict};
 use crate::results::saved::Saved;
-use crate::results::summary::{CounterfactualSummary, Summary};
+use crate::results::summary::{CounterfactualSummary, Decision, Summary};
 
 /// `report.html`.
 pub(super) fn page(saved: &Saved, charts: &[Chart]) -> String {
@@ -87,6 +87,7 @@ fn verdict_section(out: &mut String, s: &Summary) {
                 pct(x.probability),
                 format!("{} – {}", pct(x.ci95[0]), pct(x.ci95[1])),
                 budget,
+                x.decision.as_ref().map_or_else(|| "–".to_string(), decided_by),
             ]
         })
         .collect();
@@ -102,10 +103,20 @@ fn verdict_section(out: &mut String, s: &Summary) {
             "P(violated)",
             "95% interval",
             "error budget used (mean / p90)",
+            "decided by",
         ],
         &rows,
         5,
     );
+    if s.slos.iter().any(|x| x.decision.is_some()) {
+        out.push_str(
+            "<p class=\"note\"><strong>Decided by</strong>: how the run judged P(violated) against its limit \
+             (the SLO's <code>[expect]</code> limit, else 50%): the <strong>normal</strong> model of every \
+             replication's margin to the objective, used only when an Anderson–Darling test does not reject \
+             normality, or the exact <strong>binomial</strong> count of violating replications. The bounds are \
+             that method's, at the level that keeps a wrong verdict under 5% over all the looks the run could make.</p>\n",
+        );
+    }
     out.push_str(
         "<p class=\"note\"><strong>held</strong>: no replication violated the SLO; <strong>violated</strong>: \
          even the low end of the 95% Wilson interval is above 50%; <strong>at risk</strong>: in between. \
@@ -120,6 +131,19 @@ fn verdict_section(out: &mut String, s: &Summary) {
     );
 }
 
+/// The verdict, the method that decided it and its bounds against the limit,
+/// e.g. "pass (normal): 0.00% – 0.31% vs limit 5.00%".
+fn decided_by(d: &Decision) -> String {
+    format!(
+        "{} ({}): {} – {} vs limit {}",
+        esc(&d.verdict),
+        esc(&d.method),
+        pct(d.interval[0]),
+        pct(d.interval[1]),
+        pct(d.limit)
+    )
+}
+
 fn blast_section(out: &mut String, s: &Summary) {
     let Some(b) = &s.blast_radius else { return };
     out.push_str("<section id=\"blast-radius\">\n<h2>Blast radius</h2>\n");
@@ -131,6 +155,9 @@ fn blast_section(out: &mut String, s: &Summary) {
         pct(lo),
         pct(hi)
     ));
+    if let Some(d) = &b.breach_decision {
+        facts.push(format!("the <code>[expect]</code> limit on it: {}", decided_by(d)));
+    }
     let limit = |v: Option<u64>, noun: &str| match v {
         Some(1) => format!("at most 1 {noun}"),
         Some(n) => format!("at most {n} {noun}s"),
