@@ -31,11 +31,16 @@
 //! look where every verdict is decided. Replication i is the same whatever
 //! the stopping point, so the decision is a pure function of the seed and
 //! the schedule. Looking repeatedly, and having two methods, gives more
-//! chances to be wrong; each test therefore runs at
-//! [`ALPHA`] / (looks × methods) per direction (Bonferroni), so that over a
-//! whole run a wrong verdict in either direction has probability at most
-//! 2.5% (5% both together) — whenever the assumptions of the method that
-//! decided hold. The bounds reported are those of the test.
+//! chances to be wrong, so the error budget [`ALPHA`] per direction is
+//! shared out in advance (Bonferroni, see [`look_share`]): half of it at the
+//! first look, where most verdicts are decided, the other half in equal
+//! parts at the later looks, and each look's part split between the two
+//! methods when both take part. Over a whole run a wrong verdict in either
+//! direction then has probability at most 2.5% (5% both together) —
+//! whenever the assumptions of the method that decided hold. Spending half
+//! at the first look lets eight replications that all agree settle the
+//! default question (is P above or below ½: 0.5⁸ ≈ 0.39% < 0.625%). The
+//! bounds reported are those of the test.
 //!
 //! # What the normal model cannot see
 //! A failure mode that none of the replications showed (a retry storm that
@@ -158,9 +163,26 @@ fn normal_model(margins: &[f64], alpha: f64, binomial: [f64; 2]) -> (NormalCheck
     (check, Some(interval))
 }
 
+/// The share of the error budget spent at the look after `n` replications
+/// of `schedule`: all of it with one look; else half at the first look and
+/// the other half in equal parts at the later ones. A count that is not one
+/// of the looks gets the smallest share. The shares of a schedule's looks
+/// add up to 1, so the Bonferroni bound over the looks holds.
+pub fn look_share(schedule: Schedule, n: u64) -> f64 {
+    let looks = schedule.looks();
+    if looks.len() == 1 {
+        return 1.0;
+    }
+    if looks[0] == n {
+        0.5
+    } else {
+        0.5 / (looks.len() - 1) as f64
+    }
+}
+
 /// Decides one verdict at a look of `schedule` (see the module docs).
 pub fn decide(ev: &Evidence, schedule: Schedule) -> Decision {
-    let per_look = ALPHA / schedule.looks().len() as f64;
+    let per_look = ALPHA * look_share(schedule, ev.n);
     // Whether the normal method takes part is decided before looking at the
     // data, so that the error bound holds whatever the data say.
     let eligible = ev.margins.is_some() && ev.n >= NORMAL_MIN && ev.n <= EXACT_MAX;
@@ -421,6 +443,70 @@ mod tests {
         let margins = vec![0.01; 16];
         let d = decide(&ev(0, 16, 0.5, Some(&margins)), Schedule::sequential(RUN_CAP));
         assert_eq!((d.verdict.as_str(), d.method.as_str()), ("pass", "binomial"), "{d:?}");
+    }
+
+    #[test]
+    fn the_looks_share_the_whole_budget_and_the_first_gets_half() {
+        for cap in [8, 16, 100, RUN_CAP, CHECK_CAP] {
+            let sch = Schedule::sequential(cap);
+            let total: f64 = sch.looks().iter().map(|&n| look_share(sch, n)).sum();
+            assert!((total - 1.0).abs() < 1e-12, "cap {cap}: shares add to {total}");
+        }
+        let sch = Schedule::sequential(RUN_CAP);
+        assert_eq!(look_share(sch, 8), 0.5);
+        assert_eq!(look_share(sch, 64), 0.125);
+        assert_eq!(look_share(sch, 40), 0.125, "not a look: the smallest share");
+        assert_eq!(look_share(Schedule::fixed(40), 40), 1.0);
+    }
+
+    #[test]
+    fn eight_replications_that_agree_settle_the_default_limit() {
+        // Against the default limit ½, 0 of 8 violating passes and 8 of 8 fails at the
+        // first look, by the count alone (0.5⁸ = 0.39% is within the first look's
+        // 1.25% / 2 methods); 1 of 8 does not.
+        let margins: Vec<f64> = (0..8).map(|i| 0.01 + i as f64 * 1e-3).collect();
+        let sch = Schedule::sequential(RUN_CAP);
+        let pass = decide(&ev(0, 8, DEFAULT_LIMIT, Some(&margins)), sch);
+        assert_eq!(pass.verdict, "pass", "{pass:?}");
+        let fail = decide(&ev(8, 8, DEFAULT_LIMIT, None), sch);
+        assert_eq!(fail.verdict, "fail", "{fail:?}");
+        let one = decide(&ev(1, 8, DEFAULT_LIMIT, None), sch);
+        assert_eq!(one.verdict, "undecided", "{one:?}");
+    }
+
+    #[test]
+    fn a_whole_sequential_run_at_the_limit_is_wrong_at_most_alpha_of_the_time() {
+        // P(violate) exactly at the limit: any verdict is wrong. Over 20,000 seeded runs of
+        // Bernoulli(L) replications, looked at by the count at 8, 16, … up to the cap (the
+        // prefixes of one sequence, as a real run), a run that ever passes or ever fails does
+        // so in at most 2.5% of runs each way (+3 standard errors).
+        for (limit, cap) in [(0.5, RUN_CAP), (0.3, RUN_CAP), (0.1, CHECK_CAP)] {
+            let sch = Schedule::sequential(cap);
+            let runs = 20_000u64;
+            let (mut passed, mut failed) = (0u64, 0u64);
+            for r in 0..runs {
+                let mut st = 0xa11c_e000 + r * 7919;
+                let mut k = 0;
+                let mut n = 0;
+                for look in sch.looks() {
+                    while n < look {
+                        k += (uniform(&mut st) < limit) as u64;
+                        n += 1;
+                    }
+                    let d = decide(&ev(k, n, limit, None), sch);
+                    match d.verdict.as_str() {
+                        "pass" => passed += 1,
+                        "fail" => failed += 1,
+                        _ => continue,
+                    }
+                    break;
+                }
+            }
+            let bound = ALPHA + 3.0 * (ALPHA * (1.0 - ALPHA) / runs as f64).sqrt();
+            let (p, f) = (passed as f64 / runs as f64, failed as f64 / runs as f64);
+            eprintln!("limit {limit}, cap {cap}: wrong pass {p}, wrong fail {f}");
+            assert!(p <= bound && f <= bound, "limit {limit}: pass {p}, fail {f} > {bound}");
+        }
     }
 
     /// splitmix64 → a uniform in (0, 1).
