@@ -45,6 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Run scenario files or whole catalog folders.
     Run(run::RunArgs),
+    // The help text names TOML tables in brackets, not Rust items.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// CI regression gate: run scenarios, judge their [expect] limits with 95% intervals, compare with baselines.
     Check(check::CheckArgs),
     /// Capacity and sensitivity sweep: a grid over numeric fields, same seed at every point.

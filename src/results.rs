@@ -5,7 +5,7 @@
 //! * [`summary`]: the schema of `summary.json`, declared once — built from
 //!   the [`Aggregate`] here ([`Summary::of`]), read back by the report, the
 //!   gate and `check --results`/`--baseline`, its grid points by `sweep`;
-//! * [`tables`]: the CSV files of a run;
+//! * `tables`: the CSV files of a run;
 //! * [`saved`]: reading a results folder back (`summary.json` and the CSVs
 //!   the charts are drawn from);
 //! * [`shard`]: the partial result of `run --shard K/N` and the checks

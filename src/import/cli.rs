@@ -20,6 +20,8 @@ pub struct ImportArgs {
     /// The topology the manifests' selectors and hosts are mapped onto.
     #[arg(long)]
     pub topology: PathBuf,
+    // The help text names TOML tables in brackets, not Rust items.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// A scenario supplying [experiment], [run], [workload], [[slos]] and the rest.
     #[arg(long)]
     pub base: Option<PathBuf>,

@@ -39,7 +39,7 @@ pub enum InputDist {
 
 impl InputDist {
     /// The value at probability `u` (clamped to [0, 1]; unbounded tails
-    /// are cut at [`TAIL`]).
+    /// are cut at `TAIL`).
     pub fn quantile(&self, u: f64) -> f64 {
         let u = if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.5 };
         match self {

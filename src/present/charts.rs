@@ -19,7 +19,7 @@
 //! A chart whose data is absent (an older results folder, a run without
 //! faults) is left out, never drawn empty. Output is a pure function of
 //! the files: no timestamps, no hash-map order, the font compiled in
-//! ([`font`]), so `chaoscal report` rewrites the same bytes `run` wrote.
+//! (`font`), so `chaoscal report` rewrites the same bytes `run` wrote.
 
 mod blast;
 mod cdf;

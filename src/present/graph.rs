@@ -340,7 +340,7 @@ const PER_ROW: usize = 5;
 ///
 /// Layout: the regions one under the other, each a cluster; in a cluster,
 /// the flows entering there on top, then the boxes by layer (call depth),
-/// a layer wider than [`PER_ROW`] wrapping onto further rows.
+/// a layer wider than `PER_ROW` wrapping onto further rows.
 pub fn svg(topo: &Topology, scn: Option<&Scenario>) -> String {
     let d = Drawing::new(topo, scn);
     let layers = d.depth.iter().copied().max().map_or(0, |m| m + 1);

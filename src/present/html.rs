@@ -8,7 +8,7 @@
 //! absolute paths, so `chaoscal report` rewrites the bytes `run` wrote.
 //!
 //! This file holds what both pages share (writing them, the look, number
-//! formats, tables, figures); [`experiment`] and [`index`] the pages.
+//! formats, tables, figures); `experiment` and `index` the pages.
 
 mod changes;
 mod experiment;

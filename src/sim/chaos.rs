@@ -1,6 +1,6 @@
 //! Chaos: which faults are active when ([`timeline`]), what an active fault
 //! does to calls ([`effects`]), and what a fault window's start asks of the
-//! replication ([`onset`]: which replicas die, which queues stall). Chaos
+//! replication ([`onset`](mod@onset): which replicas die, which queues stall). Chaos
 //! decides; the replication carries out.
 //!
 //! A replica killed by two faults restarts when the first one that has an
