@@ -326,14 +326,19 @@ pub struct SequentialOutcome {
     /// The replication total at each look made.
     pub looks: Vec<u64>,
     /// The verdicts at the last look, named.
-    pub verdicts: Vec<(String, crate::results::summary::Decision)>,
+    pub verdicts: Vec<(String, Decision)>,
 }
 
 impl SequentialOutcome {
     /// Whether every verdict was decided (else the cap stopped the run).
     pub fn decided(&self) -> bool {
-        self.verdicts.iter().all(|(_, d)| d.verdict != "undecided")
+        all_decided(&self.verdicts)
     }
+}
+
+/// Whether none of the named verdicts is undecided.
+fn all_decided(verdicts: &[(String, Decision)]) -> bool {
+    verdicts.iter().all(|(_, d)| d.verdict != "undecided")
 }
 
 /// Runs a scenario in rounds until every verdict of `opts.verdicts` is
@@ -377,7 +382,7 @@ pub fn run_sequential(
     run_rounds(topo, scn, &all, ro, &mut agg, progress, &mut |agg| {
         looks.push(agg.replications());
         last = judge(agg);
-        let stop = last.iter().all(|(_, d)| d.verdict != "undecided") || agg.replications() >= opts.schedule.cap;
+        let stop = all_decided(&last) || agg.replications() >= opts.schedule.cap;
         if !stop {
             checkpoint(agg);
         }
