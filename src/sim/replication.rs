@@ -739,7 +739,7 @@ pub fn run_twin(topo: &Topology, scn: &Scenario, seed: u64, index: u64) -> Repli
 mod tests {
     #[test]
     fn events_stay_small() {
-        // The heap moves events around: keep them within 24 bytes.
+        // The event list moves events around: keep them within 24 bytes.
         assert!(
             std::mem::size_of::<super::Ev>() <= 24,
             "{}",
