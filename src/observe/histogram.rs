@@ -29,17 +29,16 @@ impl Default for Histogram {
     }
 }
 
+/// The bucket of `v`, without a branch: queue waits are a mix of zeros and
+/// long waits, which a branch on `v < 256` would mispredict. With
+/// `s = max(e, 7) − 7` (`e` the top bit of `v`), the bucket is
+/// `128·s + (v >> s)`: `v` itself below 256, and above, 128 buckets per
+/// octave. Values past 2^46 are clamped into the last bucket.
 #[inline]
 fn index(v: u64) -> usize {
-    if v < SUB {
-        return v as usize;
-    }
-    let e = 63 - v.leading_zeros(); // ≥ 8
-    if e > MAX_EXP {
-        return BUCKETS - 1;
-    }
-    let m = (v >> (e - SUB_BITS + 1)) - HALF; // 0..128
-    (SUB + (e - SUB_BITS) as u64 * HALF + m) as usize
+    let e = 63 - (v | 1).leading_zeros();
+    let s = e.max(SUB_BITS - 1) - (SUB_BITS - 1);
+    ((s as u64 * HALF + (v >> s)) as usize).min(BUCKETS - 1)
 }
 
 /// The smallest value of bucket `i` and its width.
@@ -235,6 +234,10 @@ mod tests {
             assert_eq!(index(lo + w - 1), i);
             next = lo + w;
         }
+        // Past the resolved range, everything falls in the last bucket.
+        assert_eq!(index(next), BUCKETS - 1);
+        assert_eq!(index(1 << 46), BUCKETS - 1);
+        assert_eq!(index(u64::MAX), BUCKETS - 1);
     }
 
     #[test]
