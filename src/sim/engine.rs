@@ -65,6 +65,9 @@ pub struct EventQueue<E> {
     buckets: [Vec<Entry<E>>; BUCKETS],
     /// Bit `b` is set when bucket `b` is not empty.
     occupied: u128,
+    /// The earliest time in each bucket (`Time::MAX` when empty), so that a
+    /// refill need not look for it.
+    mins: [Time; BUCKETS],
     /// The time of the last event popped (0 before the first).
     last: Time,
     /// Events scheduled.
@@ -90,6 +93,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             buckets: std::array::from_fn(|_| Vec::new()),
             occupied: 0,
+            mins: [Time::MAX; BUCKETS],
             last: 0,
             len: 0,
             seq: 0,
@@ -119,23 +123,23 @@ impl<E: Copy> EventQueue<E> {
         let b = bucket(time, self.last);
         self.buckets[b].push(Entry { time, seq, event });
         self.occupied |= 1 << b;
+        self.mins[b] = self.mins[b].min(time);
         self.len += 1;
     }
 
     /// Refills bucket 0 from the first non-empty bucket: its earliest time
     /// becomes `last` and its events are dealt out to lower buckets.
-    #[cold]
     #[inline(never)]
-    fn refill(&mut self) {
-        let b = self.occupied.trailing_zeros() as usize;
+    fn refill(&mut self, b: usize) {
         let mut moving = std::mem::take(&mut self.buckets[b]);
         self.occupied &= !(1 << b);
-        let last = moving.iter().map(|e| e.time).min().unwrap_or(self.last);
+        let last = std::mem::replace(&mut self.mins[b], Time::MAX);
         self.last = last;
         for e in moving.drain(..) {
             let nb = bucket(e.time, last);
             self.buckets[nb].push(e);
             self.occupied |= 1 << nb;
+            self.mins[nb] = self.mins[nb].min(e.time);
         }
         // Keep the allocation for the next time this bucket fills.
         self.buckets[b] = moving;
@@ -154,11 +158,12 @@ impl<E: Copy> EventQueue<E> {
                 // earliest: it pops without being dealt out.
                 let e = self.buckets[b].pop().expect("a bucket of one event");
                 self.occupied &= !(1 << b);
+                self.mins[b] = Time::MAX;
                 self.last = e.time;
                 self.len -= 1;
                 return Some((e.time, e.event));
             }
-            self.refill();
+            self.refill(b);
         }
         let now = &mut self.buckets[0];
         let mut at = now.len() - 1;
