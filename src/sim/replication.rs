@@ -289,6 +289,8 @@ impl Default for CallSlot {
 struct Replica {
     /// Service × region: what its figures, faults and health belong to.
     group: u32,
+    /// The service of its group (`group / regions`, kept to spare a division).
+    service: u32,
     /// The subset routing picks it from (its group, or the new version's).
     subset: u32,
     /// A replica of a rollout's new version.
@@ -669,7 +671,7 @@ fn build_replicas(topo: &Topology, scn: &Scenario) -> (Vec<Replica>, Vec<u32>, V
             }
             for k in 0..s.replicas + reserve[si] {
                 let g = (si * nr + r) as u32;
-                replicas.push(Replica::new(s, g, g, r, k >= s.replicas, false));
+                replicas.push(Replica::new(s, (si, g), g, r, k >= s.replicas, false));
             }
         }
     }
@@ -680,7 +682,7 @@ fn build_replicas(topo: &Topology, scn: &Scenario) -> (Vec<Replica>, Vec<u32>, V
             if v.present[r] {
                 for _ in 0..v.replicas {
                     let subset = (topo.services.len() * nr + r) as u32;
-                    replicas.push(Replica::new(v, (s * nr + r) as u32, subset, r, true, true));
+                    replicas.push(Replica::new(v, (s, (s * nr + r) as u32), subset, r, true, true));
                 }
             }
             group_active.push(0);
@@ -693,9 +695,10 @@ fn build_replicas(topo: &Topology, scn: &Scenario) -> (Vec<Replica>, Vec<u32>, V
 impl Replica {
     /// A replica of `s` (the service, or a rollout's new version) in group
     /// `group` and subset `subset`, region `r`; a dormant one waits out of service.
-    fn new(s: &Service, group: u32, subset: u32, r: usize, dormant: bool, canary: bool) -> Replica {
+    fn new(s: &Service, (service, group): (usize, u32), subset: u32, r: usize, dormant: bool, canary: bool) -> Replica {
         Replica {
             group,
+            service: service as u32,
             subset,
             canary,
             region: r as u16,

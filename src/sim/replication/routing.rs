@@ -202,7 +202,7 @@ impl Replication<'_> {
     /// Dormant replicas start theirs when they wake.
     pub(super) fn schedule_health_checks(&mut self) {
         for r in 0..self.replicas.len() as u32 {
-            let s = self.replicas[r as usize].group as usize / self.nr;
+            let s = self.replicas[r as usize].service as usize;
             if let Some(hc) = &self.topo.services[s].health_check
                 && !self.replicas[r as usize].dormant
             {
@@ -216,7 +216,7 @@ impl Replication<'_> {
     /// A replica that came up later is checked from one interval after `now`
     /// (unless the checks of an earlier time in service still run).
     pub(super) fn start_health_checks(&mut self, r: u32, now: crate::sim::engine::Time) {
-        let s = self.replicas[r as usize].group as usize / self.nr;
+        let s = self.replicas[r as usize].service as usize;
         if let Some(hc) = &self.topo.services[s].health_check
             && !self.replicas[r as usize].hc_chain
             && now + hc.interval_ns < self.scn.duration_ns
@@ -230,7 +230,7 @@ impl Replication<'_> {
     /// A health check: a live replica passes; `unhealthy_after` consecutive
     /// failures make the mesh believe it unhealthy, one pass healthy again.
     pub(super) fn on_health_check(&mut self, r: u32) {
-        let s = self.replicas[r as usize].group as usize / self.nr;
+        let s = self.replicas[r as usize].service as usize;
         let Some(hc) = &self.topo.services[s].health_check else {
             return;
         };
@@ -266,8 +266,11 @@ impl Replication<'_> {
     /// Outlier detection: counts a replica's consecutive failed answers and
     /// ejects it (Envoy's consecutive 5xx), within `max_ejection_percent`.
     pub(super) fn replica_answered(&mut self, r: u32, ok: bool) {
-        let g = self.replicas[r as usize].group as usize;
-        let Some(od) = &self.topo.services[g / self.nr].outlier_detection else {
+        let (g, s) = {
+            let rep = &self.replicas[r as usize];
+            (rep.group as usize, rep.service as usize)
+        };
+        let Some(od) = &self.topo.services[s].outlier_detection else {
             return;
         };
         let rep = &mut self.replicas[r as usize];

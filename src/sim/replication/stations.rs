@@ -19,7 +19,7 @@ impl<'a> Replication<'a> {
         let rep = &self.replicas[replica as usize];
         match &scn.rollout {
             Some(ro) if rep.canary => &ro.version,
-            _ => &topo.services[rep.group as usize / self.nr],
+            _ => &topo.services[rep.service as usize],
         }
     }
 
@@ -199,9 +199,8 @@ impl<'a> Replication<'a> {
             let task = &self.tasks.slots[t as usize];
             (task.replica, task.flow as usize, task.epoch, task.value)
         };
-        let g = self.replicas[replica as usize].group as usize;
-        let s = g / self.nr;
-        let region = (g % self.nr) as u16;
+        let rep = &self.replicas[replica as usize];
+        let (s, region) = (rep.service as usize, rep.region);
         let topo = self.topo;
         let svc = &topo.services[s];
         let plan = &svc.plan[flow.min(svc.plan.len() - 1)];
