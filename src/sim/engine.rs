@@ -70,7 +70,8 @@ pub struct EventQueue<E> {
     /// Bit `b` is set when bucket `b` is not empty.
     occupied: u64,
     /// The earliest time in each bucket (`Time::MAX` when empty), so that a
-    /// refill need not look for it.
+    /// refill need not look for it. Bucket 0 is never dealt out (its events
+    /// are all due at `last`), so its entry is not read.
     mins: [Time; BUCKETS],
     /// The time of the last event popped (0 before the first).
     last: Time,
@@ -307,48 +308,81 @@ mod tests {
         assert_eq!(order, vec!["a", "reserved", "b"]);
     }
 
+    /// A queue checked against a sorted reference at every pop: the event
+    /// is its own scheduling number, so each pop must give the reference's
+    /// first `(time, seq)`.
+    struct Checked {
+        q: EventQueue<u64>,
+        reference: std::collections::BTreeSet<(u64, u64)>,
+    }
+
+    impl Checked {
+        fn new() -> Self {
+            Checked {
+                q: EventQueue::new(),
+                reference: Default::default(),
+            }
+        }
+
+        /// Schedules at `time` under a new number.
+        fn push(&mut self, time: u64) {
+            let seq = self.q.reserve();
+            self.push_reserved(time, seq);
+        }
+
+        fn push_reserved(&mut self, time: u64, seq: u64) {
+            self.q.push_reserved(time, seq, seq);
+            self.reference.insert((time, seq));
+        }
+
+        /// Pops from both and compares; the time popped, if any.
+        fn pop(&mut self) -> Option<u64> {
+            let got = self.q.pop();
+            assert_eq!(got, self.reference.pop_first());
+            assert_eq!(self.q.len(), self.reference.len());
+            got.map(|(t, _)| t)
+        }
+
+        /// Pops everything left, in the reference's order.
+        fn drain(mut self) {
+            while self.pop().is_some() {}
+            assert!(self.q.is_empty());
+        }
+    }
+
+    /// A xorshift64 stream for the randomised schedules.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     #[test]
     fn events_due_across_every_time_scale_pop_in_order() {
         // Against a sorted reference, with due times from nanoseconds to
         // days ahead (every bucket of the radix heap in use) and ties on
         // time: the order is (time, seq) whatever the spread.
-        let mut q = EventQueue::new();
-        let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut rand = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut c = Checked::new();
+        let mut rand = xorshift(0x2545_F491_4F6C_DD1D);
         let mut now = 0u64;
-        for round in 0..50_000 {
+        for _ in 0..50_000 {
             let r = rand();
-            if r % 3 != 0 || q.is_empty() {
+            if !r.is_multiple_of(3) || c.q.is_empty() {
                 // A delay of up to 2^(0..47) ns; a tenth due exactly now.
                 let ahead = if r % 10 == 1 {
                     0
                 } else {
                     (r >> 8) & ((1 << (r >> 58 & 47)) - 1)
                 };
-                let seq = q.reserve();
-                q.push_reserved(now + ahead, seq, seq);
-                reference.insert((now + ahead, seq));
+                c.push(now + ahead);
             } else {
-                let (t, e) = q.pop().expect("not empty");
-                assert_eq!(
-                    (t, e),
-                    reference.pop_first().expect("reference has it too"),
-                    "pop {round}"
-                );
-                assert_eq!(q.len(), reference.len());
-                now = t;
+                now = c.pop().expect("not empty");
             }
         }
-        while let Some(x) = q.pop() {
-            assert_eq!(Some(x), reference.pop_first());
-        }
-        assert!(reference.is_empty());
+        c.drain();
     }
 
     #[test]
@@ -356,9 +390,8 @@ mod tests {
         // The two highest bits share the top bucket: events whose times
         // differ from the last popped in bit 62 or 63 wait together and
         // some return to the same bucket when it is dealt out.
-        let mut q = EventQueue::new();
-        let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
-        let times = [
+        let mut c = Checked::new();
+        for t in [
             1u64 << 62,
             (1 << 63) + 5,
             (1 << 62) + 7,
@@ -367,25 +400,18 @@ mod tests {
             3 << 62,
             (1 << 62) + 1,
             u64::MAX - 1,
-        ];
-        for (i, &t) in times.iter().enumerate() {
-            q.push(t, i as u64);
-            reference.insert((t, i as u64));
+        ] {
+            c.push(t);
         }
         // Pop half, push more at and after the clock, then drain.
         for _ in 0..4 {
-            assert_eq!(q.pop(), reference.pop_first());
+            c.pop();
         }
-        let now = reference.first().expect("four left").0;
-        for (i, t) in [now, now + 3, u64::MAX, now].into_iter().enumerate() {
-            let seq = (times.len() + i) as u64;
-            q.push(t, seq);
-            reference.insert((t, seq));
+        let now = c.reference.first().expect("four left").0;
+        for t in [now, now + 3, u64::MAX, now] {
+            c.push(t);
         }
-        while let Some(x) = q.pop() {
-            assert_eq!(Some(x), reference.pop_first());
-        }
-        assert!(reference.is_empty());
+        c.drain();
     }
 
     #[test]
@@ -393,43 +419,26 @@ mod tests {
         // Against a sorted reference: many pushes and pops interleaved, with
         // ties on time (few distinct times) and numbers reserved early and
         // used late, always pop in (time, seq) order.
-        let mut q = EventQueue::new();
-        let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rand = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut c = Checked::new();
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut rand = move |n: u64| next() % n;
         let mut now = 0u64;
         let mut held: Vec<u64> = Vec::new();
         for _ in 0..20_000 {
             match rand(6) {
-                0 => held.push(q.reserve()),
+                0 => held.push(c.q.reserve()),
                 1 if !held.is_empty() => {
                     let seq = held.swap_remove(rand(held.len() as u64) as usize);
-                    let t = now + rand(20);
-                    q.push_reserved(t, seq, seq);
-                    reference.insert((t, seq));
+                    c.push_reserved(now + rand(20), seq);
                 }
-                2 | 3 => {
-                    let t = now + rand(20);
-                    let seq = q.reserve();
-                    q.push_reserved(t, seq, seq);
-                    reference.insert((t, seq));
-                }
+                2 | 3 => c.push(now + rand(20)),
                 _ => {
-                    if let Some((t, e)) = q.pop() {
-                        assert_eq!((t, e), reference.pop_first().expect("reference has it too"));
+                    if let Some(t) = c.pop() {
                         now = t;
                     }
                 }
             }
         }
-        while let Some(x) = q.pop() {
-            assert_eq!(Some(x), reference.pop_first());
-        }
-        assert!(reference.is_empty());
+        c.drain();
     }
 }
