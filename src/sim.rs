@@ -12,7 +12,10 @@
 //!   detection, token bucket);
 //! * `replication` — the mesh of one replication: replicas, calls, requests,
 //!   queues, guardrails and a canary rollout, and the event handlers that
-//!   move them.
+//!   move them;
+//! * [`floor`] and [`skeleton`] — yardsticks for `chaoscal bench`, not
+//!   used by a run: the least an event loop does per event, and a
+//!   scenario's hops and latencies without its mechanisms.
 //!
 //! # The life of a request
 //! 1. An arrival in region R picks a flow and becomes a *root call* to the
@@ -43,6 +46,7 @@ pub mod engine;
 pub mod floor;
 pub mod mechanisms;
 mod replication;
+pub mod skeleton;
 mod slab;
 pub mod streams;
 

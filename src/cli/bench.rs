@@ -1,7 +1,8 @@
 //! `chaoscal bench`: simulated events per second, on the peer models'
 //! M/M/1 and M/M/4 or on a scenario, on one thread and on all; and, for a
 //! scenario, its cost per simulated request in *floor events* (see
-//! [`crate::sim::floor`]) measured beside the floor loop on the same core.
+//! [`crate::sim::floor`]) measured beside the floor loop on the same core,
+//! with the cost of its skeleton ([`crate::sim::skeleton`]) for comparison.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,7 +11,7 @@ use super::{default_threads, load_scenarios, print_diagnostics};
 use crate::input;
 use crate::input::LoadedScenario;
 use crate::montecarlo::{RunOptions, run_scenario};
-use crate::sim::{floor::floor_loop, run_replication};
+use crate::sim::{floor::floor_loop, run_replication, skeleton::skeleton_loop};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -108,7 +109,9 @@ const FLOOR_EVENTS: u64 = 20_000_000;
 
 /// Prints the scenario's requests per second on one core and its cost per
 /// request in floor events: replications run one after the other on this
-/// thread, between two timings of the floor loop (their mean is the floor).
+/// thread, then as many runs of the scenario's skeleton (its hops and
+/// latencies without mechanisms, [`crate::sim::skeleton`]), between two
+/// timings of the floor loop (their mean is the floor).
 fn floor_events_per_request(loaded: &LoadedScenario, replications: u64) {
     let floor_ns = || {
         let started = Instant::now();
@@ -124,6 +127,14 @@ fn floor_events_per_request(loaded: &LoadedScenario, replications: u64) {
         events += out.events;
     }
     let wall = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (mut sk_requests, mut sk_events) = (0u64, 0u64);
+    for i in 0..replications {
+        let run = skeleton_loop(&loaded.topology, &loaded.scenario, loaded.scenario.seed.wrapping_add(i));
+        sk_requests += run.requests;
+        sk_events += run.events;
+    }
+    let sk_wall = started.elapsed().as_secs_f64();
     let after = floor_ns();
     let floor = (before + after) / 2.0;
     let per_request_ns = wall * 1e9 / requests.max(1) as f64;
@@ -136,5 +147,11 @@ fn floor_events_per_request(loaded: &LoadedScenario, replications: u64) {
         requests as f64 / wall,
         events as f64 / requests.max(1) as f64,
         per_request_ns / floor
+    );
+    println!(
+        "  its skeleton (the same hops and latencies, no mechanisms, no recording): {:.1} engine events per \
+         request, {:.1} floor events per request",
+        sk_events as f64 / sk_requests.max(1) as f64,
+        sk_wall * 1e9 / sk_requests.max(1) as f64 / floor
     );
 }

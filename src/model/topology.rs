@@ -46,6 +46,19 @@ impl Topology {
     pub fn flow_by_name(&self, name: &str) -> Option<FlowId> {
         self.flows.iter().position(|f| f.name == name).map(FlowId::from_index)
     }
+
+    /// The flows' shares added up in order: an arrival drawing `u` in
+    /// [0, 1) takes the first flow whose running total exceeds `u`.
+    pub fn cumulative_shares(&self) -> Vec<f64> {
+        let mut acc = 0.0;
+        self.flows
+            .iter()
+            .map(|f| {
+                acc += f.share;
+                acc
+            })
+            .collect()
+    }
 }
 
 /// A request type entering the mesh.

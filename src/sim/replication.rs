@@ -405,15 +405,7 @@ impl<'a> Replication<'a> {
             site_first.push(sites);
             sites += s.calls.len() as u32;
         }
-        let mut acc = 0.0;
-        let flow_cum = topo
-            .flows
-            .iter()
-            .map(|f| {
-                acc += f.share;
-                acc
-            })
-            .collect();
+        let flow_cum = topo.cumulative_shares();
         let mut rng = Streams::new(seed, index);
         // A random kill runs per replica: count the replicas each one targets
         // (those the service starts with; a `scale` guardrail's are not subject to it).
