@@ -22,7 +22,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 
 use super::engine::{Engine, Time};
-use crate::model::{CallTarget, Scenario, Topology};
+use super::slab::Slab;
+use crate::model::{CallTarget, RegionId, Scenario, Topology};
 
 /// What a skeleton run did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +80,7 @@ struct Task {
 
 struct Skeleton<'a> {
     topo: &'a Topology,
+    scn: &'a Scenario,
     engine: Engine<Ev>,
     rng: ChaCha8Rng,
     replicas: Vec<Replica>,
@@ -86,11 +88,8 @@ struct Skeleton<'a> {
     at: Vec<Vec<u32>>,
     /// Round-robin position per service and region.
     next: Vec<usize>,
-    tasks: Vec<Task>,
-    free: Vec<u32>,
+    tasks: Slab<Task>,
     flow_cum: Vec<f64>,
-    rates: Vec<f64>,
-    end: Time,
     run: SkeletonRun,
 }
 
@@ -115,16 +114,14 @@ pub fn skeleton_loop(topo: &Topology, scn: &Scenario, seed: u64) -> SkeletonRun 
     }
     let mut sk = Skeleton {
         topo,
+        scn,
         engine: Engine::new(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         replicas,
         next: vec![0; at.len()],
         at,
-        tasks: Vec::new(),
-        free: Vec::new(),
+        tasks: Slab::new(),
         flow_cum: topo.cumulative_shares(),
-        rates: scn.rate_per_s.clone(),
-        end: scn.duration_ns,
         run: SkeletonRun {
             requests: 0,
             answered: 0,
@@ -153,35 +150,34 @@ pub fn skeleton_loop(topo: &Topology, scn: &Scenario, seed: u64) -> SkeletonRun 
 
 impl Skeleton<'_> {
     fn schedule_arrival(&mut self, region: u16) {
-        let rate = self.rates[region as usize];
+        let rate = self.scn.rate_per_s[region as usize];
         if rate <= 0.0 {
             return;
         }
         let gap: f64 = Exp1.sample(&mut self.rng);
         let t = self.engine.now + (gap / rate * 1e9) as Time;
-        if t < self.end {
+        if t < self.scn.duration_ns {
             self.engine.schedule(t, Ev::Arrival { region });
         }
     }
 
     fn net(&mut self, from: usize, to: usize) -> Time {
-        match &self.topo.latency[from * self.topo.regions.len() + to] {
-            Some(d) => d.sample_ns(&mut self.rng),
-            None => 0,
-        }
+        let link = self.topo.link(RegionId::from_index(from), RegionId::from_index(to));
+        link.map_or(0, |d| d.sample_ns(&mut self.rng))
     }
 
     /// Sends a try to a replica of `service`: the caller's region first,
     /// else the nearest region that runs it; round-robin among its replicas.
-    fn send(&mut self, service: usize, from: u16, parent: u32, flow: u16) {
+    /// Whether it was sent: with no replica within reach, the try is
+    /// dropped and nobody waits for it (the engine fails such a call at once).
+    fn send(&mut self, service: usize, from: u16, parent: u32, flow: u16) -> bool {
         let nr = self.topo.regions.len();
         let Some(k) = self.topo.nearest[from as usize]
             .iter()
             .map(|r| service * nr + r.index())
             .find(|&k| !self.at[k].is_empty())
         else {
-            self.answer(parent);
-            return;
+            return false;
         };
         let replica = self.at[k][self.next[k] % self.at[k].len()];
         self.next[k] += 1;
@@ -194,6 +190,7 @@ impl Skeleton<'_> {
             flow,
         };
         self.engine.schedule(t, ev);
+        true
     }
 
     fn arrival(&mut self, region: u16) {
@@ -218,16 +215,8 @@ impl Skeleton<'_> {
             stage: 0,
             pending: 0,
         };
-        let t = match self.free.pop() {
-            Some(t) => {
-                self.tasks[t as usize] = task;
-                t
-            }
-            None => {
-                self.tasks.push(task);
-                (self.tasks.len() - 1) as u32
-            }
-        };
+        let t = self.tasks.alloc();
+        self.tasks.slots[t as usize] = task;
         let r = &mut self.replicas[replica as usize];
         if r.busy < r.servers {
             r.busy += 1;
@@ -238,14 +227,14 @@ impl Skeleton<'_> {
     }
 
     fn start(&mut self, t: u32) {
-        let service = self.replicas[self.tasks[t as usize].replica as usize].service as usize;
+        let service = self.replicas[self.tasks.slots[t as usize].replica as usize].service as usize;
         let work = self.topo.services[service].service_time.sample_ns(&mut self.rng);
         self.engine.schedule(self.engine.now + work, Ev::Done { task: t });
     }
 
     /// Runs the task's next stage with calls, or answers when none is left.
     fn advance(&mut self, t: u32) {
-        let task = self.tasks[t as usize];
+        let task = self.tasks.slots[t as usize];
         let rep = &self.replicas[task.replica as usize];
         let (service, region) = (rep.service as usize, rep.region);
         let svc = &self.topo.services[service];
@@ -260,8 +249,9 @@ impl Skeleton<'_> {
                 }
                 match call.to {
                     CallTarget::Service(to) => {
-                        pending += 1;
-                        self.send(to.index(), region, t, task.flow);
+                        if self.send(to.index(), region, t, task.flow) {
+                            pending += 1;
+                        }
                     }
                     CallTarget::Queue(q) => {
                         let consumer = self.topo.queues[q.index()].consumer.index();
@@ -270,7 +260,7 @@ impl Skeleton<'_> {
                 }
             }
             if pending > 0 {
-                let task = &mut self.tasks[t as usize];
+                let task = &mut self.tasks.slots[t as usize];
                 task.stage = stage as u16;
                 task.pending = pending;
                 return;
@@ -282,8 +272,8 @@ impl Skeleton<'_> {
 
     /// The task answers its parent and frees its server.
     fn finish(&mut self, t: u32) {
-        let task = self.tasks[t as usize];
-        self.free.push(t);
+        let task = self.tasks.slots[t as usize];
+        self.tasks.free.push(t);
         let r = &mut self.replicas[task.replica as usize];
         let region = r.region as usize;
         match r.waiting.pop_front() {
@@ -302,7 +292,7 @@ impl Skeleton<'_> {
             CUSTOMER => self.run.answered += 1,
             NOBODY => {}
             t => {
-                let task = &mut self.tasks[t as usize];
+                let task = &mut self.tasks.slots[t as usize];
                 task.pending -= 1;
                 if task.pending == 0 {
                     task.stage += 1;
@@ -374,6 +364,27 @@ mod tests {
         let run = skeleton_loop(&t, &s, 3);
         assert_eq!(run.answered, run.requests);
         assert_eq!(run.events, 15 * run.requests);
+    }
+
+    #[test]
+    fn a_call_out_of_reach_is_not_waited_for() {
+        // The leaf runs only in region b, which no link joins to a: the
+        // gateway's call cannot be sent, so the gateway answers after its
+        // own work. Arrival, the gateway's try and work, the answer: 4.
+        let topo = "name = \"t\"\n[[regions]]\nname = \"a\"\n[[regions]]\nname = \"b\"\n\
+                    [network]\nintra_region = { dist = \"const\", ms = 0.5 }\n\
+                    [[flows]]\nname = \"f\"\nentry = \"gw\"\n\
+                    [[services]]\nname = \"gw\"\nregions = [\"a\"]\nconcurrency = 4\n\
+                    service_time = { dist = \"exp\", mean_ms = 1 }\n\
+                    [[services.calls]]\nto = \"leaf\"\n\
+                    [[services]]\nname = \"leaf\"\nregions = [\"b\"]\nconcurrency = 1\n\
+                    service_time = { dist = \"exp\", mean_ms = 10 }\n";
+        let scn = SCN.replace("rate_per_s = 50", "rate_per_s = { a = 50, b = 0 }");
+        let (t, s) = load(topo, &scn);
+        let run = skeleton_loop(&t, &s, 5);
+        assert!(run.requests > 0);
+        assert_eq!(run.answered, run.requests);
+        assert_eq!(run.events, 4 * run.requests);
     }
 
     #[test]
